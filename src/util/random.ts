@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
-import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
+import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 
 /** A source of randomness, injected so that a seed reproduces every choice. */
 export interface Random {
@@ -13,7 +13,8 @@ export function seededRandom(seed: number): Random {
   const rng = xoroshiro128plus(seed | 0);
   return {
     int(bound) {
-      if (!Number.isInteger(bound) || bound <= 0) throw new RangeError(`random bound must be a positive integer, got ${bound}`);
+      if (!Number.isInteger(bound) || bound <= 0)
+        throw new RangeError(`random bound must be a positive integer, got ${bound}`);
       return uniformInt(rng, 0, bound - 1);
     },
   };
