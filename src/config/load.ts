@@ -299,6 +299,10 @@ function resolveConfig(input: { cwd: string; flags: ConfigFlags; file?: FileInpu
   const role = fromFile<MemberRole>(['raft', 'role'], DEFAULTS.raft.role);
   const heartbeat = fromFile<number>(['raft', 'heartbeat_ms'], DEFAULTS.raft.heartbeatMs);
   const election = fromFile<number>(['raft', 'election_timeout_ms'], DEFAULTS.raft.electionTimeoutMs);
+  const snapshotEvery = fromFile<number>(
+    ['raft', 'snapshot_every_entries'],
+    DEFAULTS.raft.snapshotEveryEntries,
+  );
 
   const fileSingle = fromFile<boolean>(['raft', 'single'], undefined);
   const fileJoin = fromFile<string[]>(['raft', 'join'], undefined);
@@ -536,6 +540,7 @@ function resolveConfig(input: { cwd: string; flags: ConfigFlags; file?: FileInpu
       role: need(role),
       heartbeatMs: need(heartbeat),
       electionTimeoutMs: need(election),
+      snapshotEveryEntries: need(snapshotEvery),
     },
     sentinel: {
       listen: need(sentinelListen),

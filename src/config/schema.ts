@@ -143,6 +143,7 @@ export const raftShape = {
   role: leaf<(typeof MEMBER_ROLES)[number]>(oneOf(MEMBER_ROLES)).optional(),
   heartbeat_ms: leaf<number>(milliseconds).optional(),
   election_timeout_ms: leaf<number>(milliseconds).optional(),
+  snapshot_every_entries: leaf<number>(integer(1, 100_000_000)).optional(),
 };
 
 export const sentinelShape = {

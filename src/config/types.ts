@@ -27,6 +27,8 @@ export interface RaftConfig {
   role: MemberRole;
   heartbeatMs: number;
   electionTimeoutMs: number;
+  /** Take a snapshot of the replicated state (and compact the log) every this many entries. */
+  snapshotEveryEntries: number;
 }
 
 export interface SentinelConfig {
@@ -117,7 +119,13 @@ export const DEFAULTS = {
   nodeId: 1,
   dataDir: './raftinel-data',
   logLevel: 'info',
-  raft: { listen: '127.0.0.1:27379', role: 'voter', heartbeatMs: 100, electionTimeoutMs: 1000 },
+  raft: {
+    listen: '127.0.0.1:27379',
+    role: 'voter',
+    heartbeatMs: 100,
+    electionTimeoutMs: 1000,
+    snapshotEveryEntries: 10_000,
+  },
   sentinel: { listen: '127.0.0.1:26379' },
   admin: { listen: '127.0.0.1:28379' },
   failover: {

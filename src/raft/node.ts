@@ -67,6 +67,7 @@ export type RaftNodeEvent =
   | { type: 'role'; state: SoftState }
   | { type: 'membership'; membership: Membership }
   | { type: 'applied'; index: number }
+  | { type: 'snapshot'; kind: 'taken' | 'installed'; index: number }
   | { type: 'fatal'; error: Error };
 
 /** Ticks per timeout: the tick is the heartbeat interval, or a tenth of the election timeout if smaller. */
@@ -312,6 +313,7 @@ export class RaftNode {
       this.sm.restore(rd.snapshot.data, rd.snapshot.meta);
       this.appliedIndex = rd.snapshot.meta.index;
       this.lastSnapshotIndex = rd.snapshot.meta.index;
+      this.emit({ type: 'snapshot', kind: 'installed', index: rd.snapshot.meta.index });
       // Proposals at or below the snapshot are settled by it, but we cannot tell their outcome.
       for (const [index, p] of this.proposals) {
         if (index <= rd.snapshot.meta.index) {
@@ -404,6 +406,7 @@ export class RaftNode {
       this.busy = false;
       if (this.stopped) return;
       this.core.compact(snap, meta.index - this.snapshotTrailing);
+      this.emit({ type: 'snapshot', kind: 'taken', index: meta.index });
       this.pump();
     });
   }

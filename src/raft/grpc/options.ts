@@ -13,6 +13,8 @@ export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 5_000;
 
 /** Metadata key carrying the sender's node id on Raft streams (for logs only; not authentication). */
 export const FROM_METADATA_KEY = 'raftinel-from';
+/** The sender's advertised Raft address, so a receiver that does not know it yet can answer. */
+export const ADDR_METADATA_KEY = 'raftinel-addr';
 
 export interface KeepaliveOptions {
   timeMs?: number;

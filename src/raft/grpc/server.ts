@@ -6,10 +6,12 @@
  * and dropped without ending the stream; Cluster handler failures become HTTP-style statuses.
  */
 import * as grpc from '@grpc/grpc-js';
+import { addressProblem } from '../../config/address.js';
 import type { Logger } from '../../util/log.js';
 import type { Message } from '../types.js';
 import { type CodecLimits, DEFAULT_CODEC_LIMITS, decodeMessage } from './codec.js';
 import {
+  ADDR_METADATA_KEY,
   DEFAULT_MAX_MESSAGE_BYTES,
   errorMessage,
   FROM_METADATA_KEY,
@@ -21,8 +23,8 @@ import { loadProto, type PbClusterRequest, type PbClusterResponse, type PbRaftMe
 
 /** Receives what arrives on the Raft service. GrpcRaftTransport.inbound implements it. */
 export interface RaftInboundHandler {
-  /** A decoded, validated message. */
-  deliver(message: Message): void;
+  /** A decoded, validated message; `senderAddr` is the Raft address the sender advertised, if any. */
+  deliver(message: Message, senderAddr?: string): void;
   /** A message that could not be decoded or failed validation (already logged by the server). */
   reject(error: Error): void;
 }
@@ -193,6 +195,8 @@ export class GrpcServer {
   ): void {
     const peer = call.getPeer();
     const from = call.metadata.get(FROM_METADATA_KEY)[0]?.toString() ?? '?';
+    const rawAddr = call.metadata.get(ADDR_METADATA_KEY)[0]?.toString();
+    const senderAddr = rawAddr !== undefined && addressProblem(rawAddr) === null ? rawAddr : undefined;
     this.raftStreams.add(call);
     this.logger.debug({ peer, from, stream: kind }, 'raft stream opened');
     // Tells the client the stream is accepted: it starts writing only then.
@@ -204,7 +208,7 @@ export class GrpcServer {
       this.raftStreams.delete(call);
       this.logger.debug({ peer, from, stream: kind, reason }, 'raft stream closed');
     };
-    call.on('data', (raw: PbRaftMessage | DecodeFailure) => this.receiveRaft(raw, peer, from));
+    call.on('data', (raw: PbRaftMessage | DecodeFailure) => this.receiveRaft(raw, peer, from, senderAddr));
     call.on('end', () => {
       finish('end');
       callback(null, {});
@@ -213,7 +217,12 @@ export class GrpcServer {
     call.on('close', () => finish('close'));
   }
 
-  private receiveRaft(raw: PbRaftMessage | DecodeFailure, peer: string, from: string): void {
+  private receiveRaft(
+    raw: PbRaftMessage | DecodeFailure,
+    peer: string,
+    from: string,
+    senderAddr?: string,
+  ): void {
     let message: Message;
     try {
       if (isDecodeFailure(raw)) throw raw.error;
@@ -238,7 +247,7 @@ export class GrpcServer {
       return;
     }
     try {
-      this.raft.deliver(message);
+      this.raft.deliver(message, senderAddr);
     } catch (err) {
       this.logger.error({ err: errorMessage(err), type: message.type }, 'raft message handler threw');
     }

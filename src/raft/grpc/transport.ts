@@ -23,6 +23,7 @@ import type { RaftTransport } from '../transport.js';
 import type { Message, MessageType, NodeId } from '../types.js';
 import { type CodecLimits, DEFAULT_CODEC_LIMITS, encodeMessage } from './codec.js';
 import {
+  ADDR_METADATA_KEY,
   type BackoffOptions,
   backoffDelay,
   clientChannelOptions,
@@ -114,6 +115,9 @@ export interface TransportStats {
 
 export interface GrpcRaftTransportOptions {
   selfId: NodeId;
+  /** This member's advertised Raft address, announced to peers so that a member that does not
+   * know us yet (a new member before it has the config entry) can answer. */
+  advertise?: string;
   logger: Logger;
   /** Cap on one serialized message. Default 8 MiB. Larger messages are dropped, never sent. */
   maxMessageBytes?: number;
@@ -160,6 +164,7 @@ interface OutStream {
 
 interface Config {
   selfId: NodeId;
+  advertise: string | undefined;
   logger: Logger;
   proto: LoadedProto;
   queueLimit: number;
@@ -190,7 +195,7 @@ export class GrpcRaftTransport implements RaftTransport {
 
   /** Hand this to the server: `server.registerRaft(transport.inbound)`. */
   readonly inbound: RaftInboundHandler = {
-    deliver: (message) => this.deliver(message),
+    deliver: (message, senderAddr) => this.deliver(message, senderAddr),
     reject: () => {
       this.totals.decodeErrors++;
     },
@@ -203,6 +208,7 @@ export class GrpcRaftTransport implements RaftTransport {
     const backoff = { ...DEFAULT_BACKOFF, maxMs: 2_000, ...opts.backoff };
     this.cfg = {
       selfId: opts.selfId,
+      advertise: opts.advertise,
       logger: opts.logger,
       proto: loadProto(),
       queueLimit: Math.max(1, opts.queueLimit ?? 1024),
@@ -340,8 +346,19 @@ export class GrpcRaftTransport implements RaftTransport {
     addDrops(this.retiredPeers.drops, s.dropped);
   }
 
-  private deliver(message: Message): void {
+  private deliver(message: Message, senderAddr?: string): void {
     if (this.closed) return;
+    if (
+      senderAddr &&
+      message.to === this.cfg.selfId &&
+      !this.peers.has(message.from) &&
+      message.from !== this.cfg.selfId
+    ) {
+      // A member we have no address for (we are new and lack the config entry): learn it so we
+      // can answer. The membership replaces it with the authoritative address via setPeers.
+      this.peers.set(message.from, new PeerLink(message.from, senderAddr, this.cfg));
+      this.logger.info({ peer: message.from, addr: senderAddr }, 'raft peer learned from an inbound stream');
+    }
     if (message.to !== this.cfg.selfId) {
       this.totals.wrongTarget++;
       this.wrongTargetLog.log(
@@ -496,6 +513,7 @@ class PeerLink {
   private openStream(kind: 'send' | 'snapshot'): OutStream {
     const metadata = new grpc.Metadata();
     metadata.set(FROM_METADATA_KEY, String(this.cfg.selfId));
+    if (this.cfg.advertise) metadata.set(ADDR_METADATA_KEY, this.cfg.advertise);
     const client = this.client!;
     const stream = { kind, accepted: false, blocked: false } as OutStream;
     stream.call = client.makeClientStreamRequest<Buffer, Record<string, never>>(

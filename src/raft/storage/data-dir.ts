@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 /**
  * The data_dir's housekeeping: file names, the exclusive lock, the identity file, atomic writes.
  */
@@ -75,9 +76,17 @@ const lockedDirs = new Set<string>();
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return errorCode(err) === 'EPERM';
+  }
+  // A killed process stays a zombie until its parent reaps it (containers without an init often
+  // never do); a zombie holds no files, so its lock is stale.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return true;
   }
 }
 

@@ -27,6 +27,7 @@ describe('the example config of the product contract', () => {
         role: 'voter',
         heartbeatMs: 100,
         electionTimeoutMs: 1000,
+        snapshotEveryEntries: 10_000,
       },
       sentinel: { listen: '127.0.0.1:26379', advertise: '127.0.0.1:26379' },
       admin: { listen: '127.0.0.1:28379' },

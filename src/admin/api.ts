@@ -1,0 +1,221 @@
+/**
+ * The admin API under /v1, independent of HTTP: requests arrive from the HTTP server
+ * (src/admin/http.ts) or forwarded from another daemon over gRPC. Mutations create jobs on the
+ * leader and answer 202 with the job; a daemon that is not the leader forwards them.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import type { JobKind, JobRecord } from '../cluster/jobs-model.js';
+import { addressProblem } from '../config/address.js';
+import type { MemberRole } from '../raft/types.js';
+
+export interface AdminRequest {
+  method: string;
+  path: string;
+  /** Parsed JSON body (undefined when there was none). */
+  body: unknown;
+  /** Bearer token presented, if any. */
+  token: string | undefined;
+  /** How many daemons already forwarded this request. */
+  hops: number;
+}
+
+export interface AdminResponse {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+export class AdminError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** What the API needs from the daemon. */
+export interface AdminBackend {
+  readonly nodeId: number;
+  status(): Promise<unknown>;
+  isLeader(): boolean;
+  /** Create a job (leader only); resolves once the job is committed. */
+  createJob(kind: JobKind, params: Record<string, unknown>): Promise<JobRecord>;
+  job(id: string): JobRecord | undefined;
+  jobs(): JobRecord[];
+  /** Forward to the leader; throws AdminError(503) when there is none. */
+  forwardToLeader(req: AdminRequest): Promise<AdminResponse>;
+}
+
+export const MAX_FORWARD_HOPS = 3;
+
+const nodeId = z.number({ error: 'must be a positive integer node id' }).int().positive().max(2_147_483_647);
+const address = z
+  .string()
+  .refine((s) => addressProblem(s) === null, { error: 'must be a host:port address' });
+const role = z.enum(['voter', 'learner', 'witness'], { error: 'must be one of voter, learner, witness' });
+
+const addMemberBody = z.strictObject({
+  id: nodeId,
+  raft: address,
+  role: role.default('voter'),
+  sentinel: address.optional(),
+  admin: address.optional(),
+});
+const promoteBody = z.strictObject({
+  role: z.enum(['voter', 'witness'], { error: 'must be voter or witness' }).default('voter'),
+});
+const transferBody = z.strictObject({ to: nodeId });
+
+type Handler = (req: AdminRequest, params: Record<string, string>) => Promise<AdminResponse>;
+interface Route {
+  method: string;
+  pattern: RegExp;
+  keys: string[];
+  mutating: boolean;
+  handler: Handler;
+}
+
+function route(method: string, path: string, mutating: boolean, handler: Handler): Route {
+  const keys: string[] = [];
+  const pattern = new RegExp(
+    `^${path.replace(/\{(\w+)\}/g, (_, k: string) => {
+      keys.push(k);
+      return '([^/]+)';
+    })}$`,
+  );
+  return { method, pattern, keys, mutating, handler };
+}
+
+function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const r = schema.safeParse(body ?? {});
+  if (!r.success) {
+    const problems = r.error.issues.map((i) =>
+      i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message,
+    );
+    throw new AdminError(400, 'invalid_request', `invalid request body: ${problems.join('; ')}`);
+  }
+  return r.data;
+}
+
+function pathId(value: string, what: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n <= 0) {
+    throw new AdminError(400, 'invalid_request', `${what} must be a positive integer, got "${value}"`);
+  }
+  return n;
+}
+
+function tokenMatches(expected: string, given: string | undefined): boolean {
+  if (given === undefined) return false;
+  const a = Buffer.from(expected);
+  const b = Buffer.from(given);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export class AdminApi {
+  private readonly routes: Route[];
+
+  constructor(
+    private readonly backend: AdminBackend,
+    private readonly token: string | undefined,
+  ) {
+    const accepted = (job: JobRecord): AdminResponse => ({
+      status: 202,
+      body: { job },
+      headers: { location: `/v1/jobs/${job.id}` },
+    });
+    this.routes = [
+      route('GET', '/v1/health', false, async () => ({
+        status: 200,
+        body: { status: 'ok', node_id: backend.nodeId },
+      })),
+      route('GET', '/v1/status', false, async () => ({ status: 200, body: await backend.status() })),
+      route('GET', '/v1/jobs', false, async () => ({
+        status: 200,
+        body: { jobs: backend.jobs().slice(-100).reverse() },
+      })),
+      route('GET', '/v1/jobs/{id}', false, async (_req, p) => {
+        const job = backend.job(p.id!);
+        if (!job) throw new AdminError(404, 'not_found', `no job ${p.id}`);
+        return { status: 200, body: { job } };
+      }),
+      route('POST', '/v1/members', true, async (req) => {
+        const b = parseBody(addMemberBody, req.body);
+        return accepted(await backend.createJob('member.add', { ...b }));
+      }),
+      route('DELETE', '/v1/members/{id}', true, async (_req, p) =>
+        accepted(await backend.createJob('member.remove', { id: pathId(p.id!, 'member id') })),
+      ),
+      route('POST', '/v1/members/{id}/promote', true, async (req, p) => {
+        const b = parseBody(promoteBody, req.body);
+        return accepted(
+          await backend.createJob('member.promote', {
+            id: pathId(p.id!, 'member id'),
+            role: b.role as MemberRole,
+          }),
+        );
+      }),
+      route('POST', '/v1/leader/transfer', true, async (req) => {
+        const b = parseBody(transferBody, req.body);
+        return accepted(await backend.createJob('leader.transfer', { to: b.to }));
+      }),
+    ];
+  }
+
+  async handle(req: AdminRequest): Promise<AdminResponse> {
+    try {
+      return await this.dispatch(req);
+    } catch (err) {
+      if (err instanceof AdminError) {
+        const headers: Record<string, string> = err.status === 405 ? { allow: String(err.extra.allow) } : {};
+        return {
+          status: err.status,
+          body: { error: { code: err.code, message: err.message, ...err.extra } },
+          headers,
+        };
+      }
+      return { status: 500, body: { error: { code: 'internal', message: (err as Error).message } } };
+    }
+  }
+
+  private async dispatch(req: AdminRequest): Promise<AdminResponse> {
+    const matching = this.routes.filter((r) => r.pattern.test(req.path));
+    if (matching.length === 0) throw new AdminError(404, 'not_found', `no such endpoint: ${req.path}`);
+    const r = matching.find((x) => x.method === req.method);
+    if (!r) {
+      const allow = [...new Set(matching.map((x) => x.method))].join(', ');
+      throw new AdminError(
+        405,
+        'method_not_allowed',
+        `${req.method} is not allowed on ${req.path}; use ${allow}`,
+        {
+          allow,
+        },
+      );
+    }
+    if (r.mutating) {
+      if (this.token !== undefined && !tokenMatches(this.token, req.token)) {
+        throw new AdminError(
+          401,
+          'unauthorized',
+          req.token === undefined ? 'this call needs "Authorization: Bearer <token>"' : 'wrong token',
+        );
+      }
+      if (!this.backend.isLeader()) {
+        if (req.hops >= MAX_FORWARD_HOPS)
+          throw new AdminError(503, 'no_leader', 'no leader reachable (forwarded too many times)');
+        return this.backend.forwardToLeader({ ...req, hops: req.hops + 1 });
+      }
+    }
+    const m = r.pattern.exec(req.path)!;
+    const params: Record<string, string> = {};
+    r.keys.forEach((k, i) => {
+      params[k] = decodeURIComponent(m[i + 1]!);
+    });
+    return r.handler(req, params);
+  }
+}

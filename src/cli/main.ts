@@ -1,0 +1,243 @@
+/**
+ * The `raftinel` command line: start a daemon, and talk to any daemon's admin API.
+ * Exit codes: 0 success, 1 the operation failed, 2 usage or configuration error, 3 the node was
+ * removed from its group.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { addressProblem } from '../config/address.js';
+import { ConfigError } from '../config/errors.js';
+import { configWarnings, loadConfig } from '../config/load.js';
+import { Daemon, StartupError } from '../daemon/daemon.js';
+import { StorageError } from '../raft/storage/types.js';
+import { VERSION } from '../util/version.js';
+import { type AdminTarget, adminRequest, apiErrorMessage, CliError } from './admin-client.js';
+import { runJob, waitJob } from './jobs.js';
+import { renderStatus } from './status-view.js';
+
+const DEFAULT_ADMIN = '127.0.0.1:28379';
+
+function nodeIdArg(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n <= 0) {
+    throw new InvalidArgumentError(`expected a positive integer node id, got "${value}"`);
+  }
+  return n;
+}
+
+function addressArg(value: string): string {
+  const problem = addressProblem(value);
+  if (problem) throw new InvalidArgumentError(problem);
+  return value;
+}
+
+function secondsArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new InvalidArgumentError(`expected a positive number of seconds, got "${value}"`);
+  return n;
+}
+
+interface ClientOpts {
+  admin: string;
+  token?: string;
+  json?: boolean;
+  wait: boolean;
+  timeout: number;
+}
+
+/** Options every subcommand that talks to a daemon takes. */
+function withClientOptions(cmd: Command, mutating: boolean): Command {
+  cmd
+    .addOption(
+      new Option('--admin <host:port>', 'admin API of any daemon')
+        .default(DEFAULT_ADMIN)
+        .argParser(addressArg),
+    )
+    .addOption(new Option('--token <token>', 'bearer token for mutating calls').env('RAFTINEL_TOKEN'))
+    .option('--json', 'print JSON');
+  if (mutating) {
+    cmd
+      .option('--no-wait', 'print the job id instead of waiting for the job')
+      .option('--timeout <seconds>', 'how long to wait for the job', secondsArg, 180);
+  }
+  return cmd;
+}
+
+function target(o: ClientOpts): AdminTarget {
+  return { admin: o.admin, ...(o.token ? { token: o.token } : {}) };
+}
+
+function jobOpts(o: ClientOpts) {
+  return {
+    wait: o.wait,
+    timeoutMs: o.timeout * 1000,
+    json: o.json ?? false,
+    out: (l: string) => console.log(l),
+  };
+}
+
+async function start(opts: {
+  config?: string;
+  single?: boolean;
+  join?: string;
+  nodeId?: number;
+  dataDir?: string;
+  logLevel?: string;
+}): Promise<number> {
+  const config = loadConfig({
+    ...(opts.config ? { file: opts.config } : {}),
+    flags: {
+      ...(opts.single ? { single: true } : {}),
+      ...(opts.join ? { join: opts.join } : {}),
+      ...(opts.nodeId !== undefined ? { nodeId: opts.nodeId } : {}),
+      ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
+      ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
+    },
+  });
+  const daemon = await Daemon.start(config);
+  for (const w of configWarnings(config)) daemon.log.warn({ warning: w }, 'configuration warning');
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      daemon.log.warn({ signal: sig }, 'second signal: exiting now');
+      process.exit(130);
+    }
+    daemon.log.info({ signal: sig }, 'signal received');
+    void daemon.stop(`signal ${sig}`);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return daemon.stopped;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('raftinel')
+    .description('Raft-based replacement for Redis Sentinel')
+    .version(VERSION)
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('start')
+    .description(
+      'start a daemon (with no config: a one-node group managing the Redis at 127.0.0.1:6379 as "mymaster")',
+    )
+    .option('-c, --config <file>', 'TOML config file')
+    .option('--single', 'bootstrap a new one-node group if data_dir is empty')
+    .option('--join <host:port,...>', 'join an existing group through any of these members (Raft addresses)')
+    .option('--node-id <id>', 'this node id (overrides the file)', nodeIdArg)
+    .option('--data-dir <dir>', 'data directory (overrides the file)')
+    .option('--log-level <level>', 'trace, debug, info, warn, error or fatal')
+    .action(async (o) => {
+      process.exitCode = await start(o);
+    });
+
+  withClientOptions(
+    program.command('status').description('show the group, its members and shards'),
+    false,
+  ).action(async (o: ClientOpts) => {
+    const r = await adminRequest(target(o), 'GET', '/v1/status');
+    if (r.status !== 200) throw new CliError(`status failed: ${apiErrorMessage(r)}`);
+    console.log(o.json ? JSON.stringify(r.body, null, 2) : renderStatus(r.body));
+  });
+
+  const peer = program.command('peer').description('add, remove or promote members of the group');
+  withClientOptions(
+    peer.command('add <id>').description('add a member (joins as a learner, promoted once caught up)'),
+    true,
+  )
+    .requiredOption('--raft <host:port>', "the new member's Raft address", addressArg)
+    .addOption(
+      new Option('--role <role>', 'role once caught up')
+        .choices(['voter', 'learner', 'witness'])
+        .default('voter'),
+    )
+    .action(async (id: string, o: ClientOpts & { raft: string; role: string }) => {
+      await runJob(
+        target(o),
+        'POST',
+        '/v1/members',
+        { id: nodeIdArg(id), raft: o.raft, role: o.role },
+        jobOpts(o),
+      );
+    });
+  withClientOptions(
+    peer.command('remove <id>').description('remove a member (a leader hands over first)'),
+    true,
+  ).action(async (id: string, o: ClientOpts) => {
+    await runJob(target(o), 'DELETE', `/v1/members/${nodeIdArg(id)}`, undefined, jobOpts(o));
+  });
+  withClientOptions(peer.command('promote <id>').description('promote a learner once it has caught up'), true)
+    .addOption(new Option('--role <role>', 'new role').choices(['voter', 'witness']).default('voter'))
+    .action(async (id: string, o: ClientOpts & { role: string }) => {
+      await runJob(target(o), 'POST', `/v1/members/${nodeIdArg(id)}/promote`, { role: o.role }, jobOpts(o));
+    });
+
+  withClientOptions(
+    program.command('transfer-leader <id>').description('move Raft leadership to a voter'),
+    true,
+  ).action(async (id: string, o: ClientOpts) => {
+    await runJob(target(o), 'POST', '/v1/leader/transfer', { to: nodeIdArg(id) }, jobOpts(o));
+  });
+
+  withClientOptions(
+    program.command('job <id>').description('show a job, waiting for it unless --no-wait'),
+    true,
+  ).action(async (id: string, o: ClientOpts) => {
+    if (!o.wait) {
+      const r = await adminRequest(target(o), 'GET', `/v1/jobs/${encodeURIComponent(id)}`);
+      if (r.status !== 200) throw new CliError(apiErrorMessage(r));
+      console.log(JSON.stringify(r.body.job, null, 2));
+      return;
+    }
+    const job = await waitJob(target(o), id, jobOpts(o));
+    console.log(
+      o.json ? JSON.stringify(job) : `${job.kind} ${job.state}${job.reason ? `: ${job.reason}` : ''}`,
+    );
+    if (job.state !== 'succeeded') process.exitCode = 1;
+  });
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number };
+    if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
+      // commander already printed the message (and help where useful).
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2;
+    }
+    if (err instanceof ConfigError) {
+      console.error(`raftinel: configuration error:\n${err.message}`);
+      return 2;
+    }
+    if (err instanceof StartupError) {
+      console.error(`raftinel: ${err.message}`);
+      return err.exitCode;
+    }
+    if (err instanceof StorageError) {
+      console.error(`raftinel: storage error: ${err.message}`);
+      return 1;
+    }
+    if (err instanceof CliError) {
+      console.error(`raftinel: ${err.message}`);
+      return err.exitCode;
+    }
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES') {
+      console.error(`raftinel: cannot listen: ${(err as Error).message}`);
+      return 1;
+    }
+    console.error(`raftinel: ${(err as Error).stack ?? err}`);
+    return 1;
+  }
+}
+
+const isEntry = process.argv[1] && /(?:^|[/\\])(?:main\.[jt]s|raftinel)$/.test(process.argv[1]);
+if (isEntry || process.env.RAFTINEL_CLI_MAIN === '1') {
+  main(process.argv).then((code) => process.exit(code));
+}

@@ -1,0 +1,23 @@
+/** Jobs: long-running operations, replicated through the log so any daemon can report them and a
+ * new leader resumes them. */
+
+export type JobState = 'pending' | 'running' | 'succeeded' | 'failed';
+export const TERMINAL_JOB_STATES: ReadonlySet<JobState> = new Set(['succeeded', 'failed']);
+
+export type JobKind = 'member.add' | 'member.remove' | 'member.promote' | 'leader.transfer';
+
+export interface JobRecord {
+  id: string;
+  kind: JobKind;
+  params: Record<string, unknown>;
+  state: JobState;
+  /** Why it failed, or a note on how it succeeded. */
+  reason: string | null;
+  /** The step it is in, for operators. */
+  step: string | null;
+  result: unknown;
+  createdAtMs: number;
+  updatedAtMs: number;
+  /** Node that accepted the request. */
+  origin: number;
+}

@@ -1,0 +1,217 @@
+/**
+ * The job runner: on the leader, drives every unfinished job to a terminal state. Jobs live in the
+ * replicated state, so when leadership moves the new leader's runner picks up where the old one
+ * stopped; executors are written as idempotent steps that re-check the state before acting.
+ *
+ * Jobs of the same lane run one at a time, in creation order (membership changes share a lane:
+ * Raft allows one uncommitted change at a time anyway).
+ */
+import type { RaftNode } from '../raft/node.js';
+import { RaftError } from '../raft/types.js';
+import type { Clock } from '../util/clock.js';
+import type { Logger } from '../util/log.js';
+import { encodeCommand } from './commands.js';
+import type { JobKind, JobRecord, JobState } from './jobs-model.js';
+import type { ApplyResult, ClusterState } from './state.js';
+
+/** Thrown by an executor to fail its job with a reason operators read. */
+export class JobFailed extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'JobFailed';
+  }
+}
+
+/** Thrown when this daemon stopped leading: the job is left for the next leader. */
+export class LostLeadership extends Error {
+  constructor() {
+    super('this daemon is no longer the leader');
+    this.name = 'LostLeadership';
+  }
+}
+
+export interface JobContext {
+  readonly job: JobRecord;
+  readonly raft: RaftNode;
+  readonly state: ClusterState;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly electionTimeoutMs: number;
+  /** Record progress (committed, visible in GET /v1/jobs/{id}). */
+  step(step: string): Promise<void>;
+  /** Throws LostLeadership if this daemon no longer leads. */
+  assertLeader(): void;
+  sleep(ms: number): Promise<void>;
+}
+
+export interface JobOutcome {
+  result?: unknown;
+  reason?: string;
+}
+
+export type JobExecutor = (ctx: JobContext) => Promise<JobOutcome>;
+
+export function laneOf(kind: JobKind): string {
+  return kind.startsWith('member.') || kind === 'leader.transfer' ? 'membership' : kind;
+}
+
+/** Propose a cluster command and wait until it is applied; returns what apply returned. */
+export async function proposeCommand(
+  raft: RaftNode,
+  cmd: Parameters<typeof encodeCommand>[0],
+): Promise<ApplyResult> {
+  const r = await raft.propose(encodeCommand(cmd));
+  return r.result as ApplyResult;
+}
+
+export class JobRunner {
+  private running = new Map<string, Promise<void>>();
+  private busyLanes = new Set<string>();
+  private stopped = false;
+  private kickScheduled = false;
+
+  constructor(
+    private readonly opts: {
+      raft: RaftNode;
+      state: ClusterState;
+      clock: Clock;
+      logger: Logger;
+      electionTimeoutMs: number;
+      executors: Partial<Record<JobKind, JobExecutor>>;
+    },
+  ) {
+    opts.state.onChange((c) => {
+      if (c.type === 'job' || c.type === 'restored' || c.type === 'membership') this.kick();
+    });
+    opts.raft.on((e) => {
+      if (e.type === 'role' || e.type === 'applied') this.kick();
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Wait for the jobs this runner is executing (at shutdown). */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.running.values()]);
+  }
+
+  /** Look for jobs to start; cheap, coalesced. */
+  kick(): void {
+    if (this.kickScheduled || this.stopped) return;
+    this.kickScheduled = true;
+    queueMicrotask(() => {
+      this.kickScheduled = false;
+      this.startReadyJobs();
+    });
+  }
+
+  private isReadyLeader(): boolean {
+    const s = this.opts.raft.status();
+    return s.role === 'leader' && s.leaderReady && s.transferee === 0;
+  }
+
+  private startReadyJobs(): void {
+    if (this.stopped || !this.isReadyLeader()) return;
+    for (const job of this.opts.state.activeJobs()) {
+      if (this.running.has(job.id)) continue;
+      const lane = laneOf(job.kind);
+      if (this.busyLanes.has(lane)) continue;
+      this.busyLanes.add(lane);
+      const p = this.run(job).finally(() => {
+        this.running.delete(job.id);
+        this.busyLanes.delete(lane);
+        this.kick();
+      });
+      this.running.set(job.id, p);
+    }
+  }
+
+  private async run(job: JobRecord): Promise<void> {
+    const { raft, state, clock, logger } = this.opts;
+    const term = raft.status().term;
+    const log = logger.child({ job: job.id, kind: job.kind });
+    const assertLeader = () => {
+      const s = raft.status();
+      if (this.stopped || s.role !== 'leader' || s.term !== term) throw new LostLeadership();
+    };
+    const update = async (
+      st: JobState,
+      fields: { step?: string | null; reason?: string | null; result?: unknown },
+    ) => {
+      assertLeader();
+      await proposeCommand(raft, { t: 'job.update', id: job.id, state: st, atMs: clock.wallMs(), ...fields });
+    };
+    const ctx: JobContext = {
+      job,
+      raft,
+      state,
+      log,
+      clock,
+      electionTimeoutMs: this.opts.electionTimeoutMs,
+      step: (step) => {
+        log.info({ step }, 'job step');
+        return update('running', { step });
+      },
+      assertLeader,
+      sleep: (ms) => new Promise((resolve) => clock.setTimeout(resolve, ms)),
+    };
+    const executor = this.opts.executors[job.kind];
+    try {
+      if (!executor) throw new JobFailed(`this daemon does not know how to run a ${job.kind} job`);
+      if (job.state === 'pending') {
+        log.info({ params: job.params }, 'job started');
+        await update('running', { step: 'started' });
+      } else {
+        log.info({ step: job.step }, 'job resumed by this leader');
+      }
+      const outcome = await executor(ctx);
+      await update('succeeded', {
+        reason: outcome.reason ?? null,
+        result: outcome.result ?? null,
+        step: 'done',
+      });
+      log.info({ reason: outcome.reason }, 'job succeeded');
+    } catch (err) {
+      if (err instanceof LostLeadership || (err instanceof RaftError && err.code === 'not_leader')) {
+        log.info('job left to the next leader');
+        return;
+      }
+      const reason = err instanceof JobFailed ? err.message : `unexpected error: ${(err as Error).message}`;
+      log.warn({ reason }, 'job failed');
+      try {
+        await update('failed', { reason });
+      } catch (e) {
+        log.warn({ err: e }, 'could not record job failure; the next leader will retry it');
+      }
+    }
+  }
+}
+
+/** Retry `op` while it fails with one of the transient Raft refusals, until `deadlineMs`. */
+export async function retryTransient<T>(
+  ctx: JobContext,
+  op: () => Promise<T>,
+  opts: { deadlineMs: number; onWait?: (err: RaftError) => Promise<void> | void; what: string },
+): Promise<T> {
+  const transient = new Set([
+    'config_change_pending',
+    'leader_not_ready',
+    'not_caught_up',
+    'transfer_in_progress',
+  ]);
+  let last: RaftError | null = null;
+  while (ctx.clock.nowMs() < opts.deadlineMs) {
+    ctx.assertLeader();
+    try {
+      return await op();
+    } catch (err) {
+      if (!(err instanceof RaftError) || !transient.has(err.code)) throw err;
+      last = err;
+      await opts.onWait?.(err);
+      await ctx.sleep(100);
+    }
+  }
+  throw new JobFailed(`${opts.what}: gave up: ${last?.message ?? 'timed out'}`);
+}

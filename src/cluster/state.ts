@@ -1,0 +1,166 @@
+/**
+ * The replicated state of a raftinel group, built by applying committed log entries in order on
+ * every daemon: the membership, what each member serves (its Sentinel and admin addresses), and
+ * the jobs operators and the leader started (membership changes, transfers, failovers).
+ *
+ * Deterministic: apply() reads nothing but the entry. Times in it (createdAtMs, ...) are chosen by
+ * the proposer and carried in the command. Snapshots are versioned JSON so a newer daemon can read
+ * an older daemon's snapshot.
+ */
+import { decodeConfigRecord, EMPTY_MEMBERSHIP } from '../raft/membership.js';
+import type { StateMachine } from '../raft/node.js';
+import type { Entry, Membership, NodeId, SnapshotMeta } from '../raft/types.js';
+import { type Command, decodeCommand } from './commands.js';
+import { type JobRecord, type JobState, TERMINAL_JOB_STATES } from './jobs-model.js';
+
+export interface MemberInfo {
+  /** Redis Sentinel protocol address clients use. */
+  sentinel: string;
+  /** Admin HTTP address. */
+  admin: string;
+  /** Software version the member runs. */
+  version: string;
+}
+
+/** How many finished jobs are kept (oldest dropped first). */
+export const MAX_FINISHED_JOBS = 500;
+export const SNAPSHOT_VERSION = 1;
+
+interface SnapshotV1 {
+  version: 1;
+  memberInfo: [NodeId, MemberInfo][];
+  jobs: JobRecord[];
+}
+
+export type ApplyResult = { ok: true; value?: unknown } | { ok: false; error: string };
+
+export type StateChange =
+  | { type: 'membership'; membership: Membership }
+  | { type: 'member-info'; id: NodeId }
+  | { type: 'job'; job: JobRecord }
+  | { type: 'restored' };
+
+export class ClusterState implements StateMachine {
+  membership: Membership = EMPTY_MEMBERSHIP;
+  readonly memberInfo = new Map<NodeId, MemberInfo>();
+  readonly jobs = new Map<string, JobRecord>();
+  appliedIndex = 0;
+  private listeners: ((c: StateChange) => void)[] = [];
+
+  onChange(listener: (c: StateChange) => void): () => void {
+    this.listeners.push(listener);
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
+  }
+
+  apply(entry: Entry): ApplyResult {
+    this.appliedIndex = entry.index;
+    if (entry.type === 'config') {
+      this.membership = decodeConfigRecord(entry.data).membership;
+      // Forget what removed members served.
+      for (const id of this.memberInfo.keys()) {
+        if (!this.membership.members.some((m) => m.id === id)) this.memberInfo.delete(id);
+      }
+      this.emit({ type: 'membership', membership: this.membership });
+      return { ok: true };
+    }
+    if (entry.type !== 'normal') return { ok: true };
+    let cmd: Command;
+    try {
+      cmd = decodeCommand(entry.data);
+    } catch (err) {
+      // A command this version does not understand: skip it, identically on every member.
+      return { ok: false, error: `undecodable command at ${entry.index}: ${(err as Error).message}` };
+    }
+    return this.applyCommand(cmd);
+  }
+
+  snapshot(): Uint8Array {
+    const snap: SnapshotV1 = {
+      version: SNAPSHOT_VERSION,
+      memberInfo: [...this.memberInfo.entries()],
+      jobs: [...this.jobs.values()],
+    };
+    return new TextEncoder().encode(JSON.stringify(snap));
+  }
+
+  restore(data: Uint8Array, meta: SnapshotMeta): void {
+    const parsed =
+      data.byteLength === 0 ? null : (JSON.parse(new TextDecoder().decode(data)) as { version?: number });
+    this.membership = meta.membership;
+    this.memberInfo.clear();
+    this.jobs.clear();
+    this.appliedIndex = meta.index;
+    if (parsed) {
+      const snap = upgradeSnapshot(parsed);
+      for (const [id, info] of snap.memberInfo) this.memberInfo.set(id, info);
+      for (const job of snap.jobs) this.jobs.set(job.id, job);
+    }
+    this.emit({ type: 'restored' });
+  }
+
+  job(id: string): JobRecord | undefined {
+    return this.jobs.get(id);
+  }
+
+  /** Jobs not yet finished, oldest first. */
+  activeJobs(): JobRecord[] {
+    return [...this.jobs.values()].filter((j) => !TERMINAL_JOB_STATES.has(j.state));
+  }
+
+  private applyCommand(cmd: Command): ApplyResult {
+    switch (cmd.t) {
+      case 'member.info': {
+        if (!this.membership.members.some((m) => m.id === cmd.id)) {
+          return { ok: false, error: `node ${cmd.id} is not a member` };
+        }
+        this.memberInfo.set(cmd.id, { sentinel: cmd.sentinel, admin: cmd.admin, version: cmd.version });
+        this.emit({ type: 'member-info', id: cmd.id });
+        return { ok: true };
+      }
+      case 'job.create': {
+        if (this.jobs.has(cmd.job.id)) return { ok: true, value: this.jobs.get(cmd.job.id) };
+        const job: JobRecord = { ...cmd.job };
+        this.jobs.set(job.id, job);
+        this.trimJobs();
+        this.emit({ type: 'job', job });
+        return { ok: true, value: job };
+      }
+      case 'job.update': {
+        const job = this.jobs.get(cmd.id);
+        if (!job) return { ok: false, error: `no job ${cmd.id}` };
+        if (TERMINAL_JOB_STATES.has(job.state))
+          return { ok: false, error: `job ${cmd.id} already ${job.state}` };
+        job.state = cmd.state as JobState;
+        job.updatedAtMs = cmd.atMs;
+        if (cmd.step !== undefined) job.step = cmd.step;
+        if (cmd.reason !== undefined) job.reason = cmd.reason;
+        if (cmd.result !== undefined) job.result = cmd.result;
+        this.emit({ type: 'job', job });
+        return { ok: true, value: job };
+      }
+    }
+  }
+
+  private trimJobs(): void {
+    const finished = [...this.jobs.values()].filter((j) => TERMINAL_JOB_STATES.has(j.state));
+    for (let i = 0; i < finished.length - MAX_FINISHED_JOBS; i++) this.jobs.delete(finished[i]!.id);
+  }
+
+  private emit(c: StateChange): void {
+    for (const l of this.listeners) l(c);
+  }
+}
+
+/** Read a snapshot written by this or an older version. */
+export function upgradeSnapshot(parsed: { version?: number }): SnapshotV1 {
+  switch (parsed.version) {
+    case 1:
+      return parsed as SnapshotV1;
+    default:
+      throw new Error(
+        `snapshot version ${parsed.version} is newer than this daemon understands (${SNAPSHOT_VERSION})`,
+      );
+  }
+}
