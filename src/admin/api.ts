@@ -37,6 +37,23 @@ export class AdminError extends Error {
   }
 }
 
+export type ShardOp =
+  | {
+      op: 'add';
+      name: string;
+      master: string;
+      nodes: { addr: string; role: 'replica' | 'observer'; priority: number }[];
+      settings: Record<string, number>;
+    }
+  | { op: 'remove'; name: string }
+  | { op: 'set'; name: string; settings: Record<string, number> }
+  | {
+      op: 'node.add';
+      name: string;
+      node: { addr: string; role: 'replica' | 'observer'; priority: number; accessible: boolean };
+    }
+  | { op: 'node.remove'; name: string; addr: string };
+
 /** What the API needs from the daemon. */
 export interface AdminBackend {
   readonly nodeId: number;
@@ -48,6 +65,14 @@ export interface AdminBackend {
   jobs(): JobRecord[];
   /** Forward to the leader; throws AdminError(503) when there is none. */
   forwardToLeader(req: AdminRequest): Promise<AdminResponse>;
+  shards(): unknown[];
+  shard(name: string): unknown | undefined;
+  /** Leader: start a switchover (to the best replica when `to` is undefined). */
+  switchover(name: string, to: string | undefined): Promise<JobRecord>;
+  /** Leader: promote `to` whatever the automatic rules say. */
+  forcedFailover(name: string, to: string): Promise<JobRecord>;
+  /** Leader: change shards; resolves with a finished job recording it. */
+  changeShards(op: ShardOp): Promise<JobRecord>;
 }
 
 export const MAX_FORWARD_HOPS = 3;
@@ -69,6 +94,48 @@ const promoteBody = z.strictObject({
   role: z.enum(['voter', 'witness'], { error: 'must be voter or witness' }).default('voter'),
 });
 const transferBody = z.strictObject({ to: nodeId });
+const shardName = z
+  .string({ error: 'must be a shard name' })
+  .min(1)
+  .max(128)
+  .regex(/^[^\s\x00-\x1f]+$/, { error: 'must not contain spaces or control characters' });
+const nodeRole = z.enum(['replica', 'observer'], { error: 'must be replica or observer' });
+const priority = z.number({ error: 'must be an integer >= 0' }).int().min(0).max(2_147_483_647);
+const positive = z.number({ error: 'must be a positive integer' }).int().positive().max(2_147_483_647);
+const nonNegative = z.number({ error: 'must be an integer >= 0' }).int().min(0);
+const settingsBody = z
+  .strictObject({
+    down_after_ms: positive,
+    lease_ms: positive,
+    max_lag_bytes: nonNegative,
+    switchover_pause_ms: positive,
+    failover_timeout_ms: positive,
+    quorum: positive,
+    parallel_syncs: positive,
+    min_replicas_to_write: nonNegative,
+    min_replicas_max_lag: nonNegative,
+  })
+  .partial();
+const nodeBody = z.strictObject({
+  addr: address,
+  role: nodeRole.default('replica'),
+  priority: priority.default(100),
+  accessible: z.boolean({ error: 'must be true or false' }).default(true),
+});
+const addShardBody = z.strictObject({
+  name: shardName,
+  master: address,
+  nodes: z
+    .array(nodeBody.omit({ accessible: true }))
+    .max(64)
+    .default([]),
+  settings: settingsBody.default({}),
+});
+const switchoverBody = z.strictObject({ to: address.optional() });
+const failoverBody = z.strictObject({
+  to: address,
+  force: z.literal(true, { error: 'must be true: a forced failover may lose writes, say so explicitly' }),
+});
 
 type Handler = (req: AdminRequest, params: Record<string, string>) => Promise<AdminResponse>;
 interface Route {
@@ -163,6 +230,44 @@ export class AdminApi {
         const b = parseBody(transferBody, req.body);
         return accepted(await backend.createJob('leader.transfer', { to: b.to }));
       }),
+      route('GET', '/v1/shards', false, async () => ({ status: 200, body: { shards: backend.shards() } })),
+      route('POST', '/v1/shards', true, async (req) => {
+        const b = parseBody(addShardBody, req.body);
+        return accepted(await backend.changeShards({ op: 'add', ...b }));
+      }),
+      route('GET', '/v1/shards/{name}', false, async (_req, p) => {
+        const shard = backend.shard(p.name!);
+        if (!shard) throw new AdminError(404, 'unknown_shard', `no shard ${p.name}`);
+        return { status: 200, body: { shard } };
+      }),
+      route('DELETE', '/v1/shards/{name}', true, async (_req, p) =>
+        accepted(await backend.changeShards({ op: 'remove', name: p.name! })),
+      ),
+      route('PATCH', '/v1/shards/{name}', true, async (req, p) => {
+        const b = parseBody(z.strictObject({ settings: settingsBody }), req.body);
+        return accepted(
+          await backend.changeShards({
+            op: 'set',
+            name: p.name!,
+            settings: b.settings as Record<string, number>,
+          }),
+        );
+      }),
+      route('POST', '/v1/shards/{name}/nodes', true, async (req, p) => {
+        const b = parseBody(nodeBody, req.body);
+        return accepted(await backend.changeShards({ op: 'node.add', name: p.name!, node: b }));
+      }),
+      route('DELETE', '/v1/shards/{name}/nodes/{addr}', true, async (_req, p) =>
+        accepted(await backend.changeShards({ op: 'node.remove', name: p.name!, addr: p.addr! })),
+      ),
+      route('POST', '/v1/shards/{name}/switchover', true, async (req, p) => {
+        const b = parseBody(switchoverBody, req.body);
+        return accepted(await backend.switchover(p.name!, b.to));
+      }),
+      route('POST', '/v1/shards/{name}/failover', true, async (req, p) => {
+        const b = parseBody(failoverBody, req.body);
+        return accepted(await backend.forcedFailover(p.name!, b.to));
+      }),
     ];
   }
 
@@ -208,7 +313,13 @@ export class AdminApi {
       if (!this.backend.isLeader()) {
         if (req.hops >= MAX_FORWARD_HOPS)
           throw new AdminError(503, 'no_leader', 'no leader reachable (forwarded too many times)');
-        return this.backend.forwardToLeader({ ...req, hops: req.hops + 1 });
+        // Headers do not cross the forwarding hop: restore the Location of an accepted job.
+        const r = await this.backend.forwardToLeader({ ...req, hops: req.hops + 1 });
+        const id = (r.body as { job?: { id?: unknown } } | null)?.job?.id;
+        if (r.status === 202 && typeof id === 'string' && !r.headers?.location) {
+          return { ...r, headers: { ...r.headers, location: `/v1/jobs/${id}` } };
+        }
+        return r;
       }
     }
     const m = r.pattern.exec(req.path)!;

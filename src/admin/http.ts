@@ -73,6 +73,12 @@ export class AdminHttpServer {
   constructor(private readonly opts: HttpServerOptions) {
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err) => {
+        if ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || req.destroyed) {
+          // The client hung up mid-request: its problem, not an error of this daemon.
+          opts.logger.debug({ err: (err as Error).message }, 'admin client went away');
+          res.destroy();
+          return;
+        }
         opts.logger.error({ err }, 'admin request failed');
         if (!res.headersSent) error(res, 500, 'internal', 'internal error');
         else res.destroy();

@@ -12,7 +12,7 @@ import { StorageError } from '../raft/storage/types.js';
 import { VERSION } from '../util/version.js';
 import { type AdminTarget, adminRequest, apiErrorMessage, CliError } from './admin-client.js';
 import { runJob, waitJob } from './jobs.js';
-import { renderStatus } from './status-view.js';
+import { renderShards, renderStatus } from './status-view.js';
 
 const DEFAULT_ADMIN = '127.0.0.1:28379';
 
@@ -35,6 +35,43 @@ function secondsArg(value: string): number {
   if (!Number.isFinite(n) || n <= 0)
     throw new InvalidArgumentError(`expected a positive number of seconds, got "${value}"`);
   return n;
+}
+
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n))
+    throw new InvalidArgumentError(`expected an integer >= 0, got "${value}"`);
+  return n;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** host:port[:role[:priority]] */
+function parseNodeSpec(spec: string): { addr: string; role: string; priority: number } {
+  const m = /^(\[[^\]]+\]:\d+|[^:]+:\d+)(?::(replica|observer))?(?::(\d+))?$/.exec(spec);
+  if (!m) throw new CliError(`--node ${spec}: expected host:port[:replica|observer[:priority]]`, 2);
+  return {
+    addr: addressArg(m[1]!),
+    role: m[2] ?? 'replica',
+    priority: m[3] === undefined ? 100 : Number(m[3]),
+  };
+}
+
+/** key=value pairs (values are integers), keys with dashes or underscores. */
+function parseSettings(pairs: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const p of pairs) {
+    const i = p.indexOf('=');
+    if (i <= 0) throw new CliError(`setting "${p}": expected key=value`, 2);
+    const key = p.slice(0, i).replaceAll('-', '_');
+    const value = Number(p.slice(i + 1));
+    if (!Number.isInteger(value))
+      throw new CliError(`setting ${key}: expected an integer, got "${p.slice(i + 1)}"`, 2);
+    out[key] = value;
+  }
+  return out;
 }
 
 interface ClientOpts {
@@ -180,6 +217,96 @@ export function buildProgram(): Command {
   ).action(async (id: string, o: ClientOpts) => {
     await runJob(target(o), 'POST', '/v1/leader/transfer', { to: nodeIdArg(id) }, jobOpts(o));
   });
+
+  const shard = program.command('shard').description('list, add, remove and configure shards');
+  withClientOptions(
+    shard.command('list').description('list shards with their master and nodes'),
+    false,
+  ).action(async (o: ClientOpts) => {
+    const r = await adminRequest(target(o), 'GET', '/v1/shards');
+    if (r.status !== 200) throw new CliError(`shard list failed: ${apiErrorMessage(r)}`);
+    console.log(o.json ? JSON.stringify(r.body.shards, null, 2) : renderShards(r.body.shards as unknown[]));
+  });
+  withClientOptions(
+    shard.command('add <name>').description('monitor a new shard (like SENTINEL MONITOR)'),
+    true,
+  )
+    .requiredOption('--master <host:port>', 'its current master', addressArg)
+    .option('--node <host:port[:role[:priority]]>', 'another node (repeatable)', collect, [])
+    .option('--set <key=value>', 'a setting, e.g. down_after_ms=1000 (repeatable)', collect, [])
+    .action(async (name: string, o: ClientOpts & { master: string; node: string[]; set: string[] }) => {
+      const body = {
+        name,
+        master: o.master,
+        nodes: o.node.map(parseNodeSpec),
+        settings: parseSettings(o.set),
+      };
+      await runJob(target(o), 'POST', '/v1/shards', body, jobOpts(o));
+    });
+  withClientOptions(
+    shard.command('remove <name>').description('stop managing a shard (Redis is left as it is)'),
+    true,
+  ).action(async (name: string, o: ClientOpts) => {
+    await runJob(target(o), 'DELETE', `/v1/shards/${encodeURIComponent(name)}`, undefined, jobOpts(o));
+  });
+  withClientOptions(
+    shard.command('set <name> <key=value...>').description('change per-shard settings (like SENTINEL SET)'),
+    true,
+  ).action(async (name: string, pairs: string[], o: ClientOpts) => {
+    const body = { settings: parseSettings(pairs) };
+    await runJob(target(o), 'PATCH', `/v1/shards/${encodeURIComponent(name)}`, body, jobOpts(o));
+  });
+  withClientOptions(
+    shard.command('node-add <name> <host:port>').description('add a Redis node to a shard'),
+    true,
+  )
+    .addOption(
+      new Option('--role <role>', 'replica (promotable) or observer')
+        .choices(['replica', 'observer'])
+        .default('replica'),
+    )
+    .option('--priority <n>', 'lower wins, 0 = never promoted', nonNegativeInt, 100)
+    .action(async (name: string, addr: string, o: ClientOpts & { role: string; priority: number }) => {
+      const body = { addr: addressArg(addr), role: o.role, priority: o.priority };
+      await runJob(target(o), 'POST', `/v1/shards/${encodeURIComponent(name)}/nodes`, body, jobOpts(o));
+    });
+  withClientOptions(
+    shard.command('node-remove <name> <host:port>').description('remove a Redis node from a shard'),
+    true,
+  ).action(async (name: string, addr: string, o: ClientOpts) => {
+    const path = `/v1/shards/${encodeURIComponent(name)}/nodes/${encodeURIComponent(addressArg(addr))}`;
+    await runJob(target(o), 'DELETE', path, undefined, jobOpts(o));
+  });
+
+  withClientOptions(
+    program
+      .command('switchover <shard>')
+      .description('planned switchover without losing acknowledged writes'),
+    true,
+  )
+    .option('--to <host:port>', 'the replica to promote (default: the best one)', addressArg)
+    .action(async (name: string, o: ClientOpts & { to?: string }) => {
+      const body = o.to ? { to: o.to } : {};
+      await runJob(target(o), 'POST', `/v1/shards/${encodeURIComponent(name)}/switchover`, body, jobOpts(o));
+    });
+  withClientOptions(
+    program
+      .command('failover <shard>')
+      .description('promote a chosen replica now, even if the master is gone (may lose writes)'),
+    true,
+  )
+    .requiredOption('--to <host:port>', 'the replica to promote', addressArg)
+    .option('--force', 'required: acknowledge that writes the replica does not have are lost')
+    .action(async (name: string, o: ClientOpts & { to: string; force?: boolean }) => {
+      if (!o.force) {
+        throw new CliError(
+          'a forced failover may lose acknowledged writes: add --force to confirm (or use `raftinel switchover`)',
+          2,
+        );
+      }
+      const body = { to: o.to, force: true };
+      await runJob(target(o), 'POST', `/v1/shards/${encodeURIComponent(name)}/failover`, body, jobOpts(o));
+    });
 
   withClientOptions(
     program.command('job <id>').description('show a job, waiting for it unless --no-wait'),

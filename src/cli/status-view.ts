@@ -11,11 +11,68 @@ interface MemberView {
   match_index: number | null;
 }
 
+interface ShardNodeView {
+  addr: string;
+  role: string;
+  priority: number;
+  owner: number | null;
+  seen: {
+    failing: boolean;
+    down_for_ms: number;
+    role: string | null;
+    upstream: string | null;
+    link_up: boolean | null;
+    offset: number | null;
+  } | null;
+}
+
 interface ShardView {
   name: string;
   epoch: number;
   master: string | null;
-  nodes?: unknown[];
+  pending?: { epoch: number; to: string; kind: string } | null;
+  nodes?: ShardNodeView[];
+}
+
+/** One table of all shards' nodes: committed role, and what this daemon sees. */
+export function renderShards(shards: unknown[]): string {
+  const list = shards as ShardView[];
+  if (list.length === 0) return 'no shards';
+  const rows = [['SHARD', 'EPOCH', 'NODE', 'COMMITTED', 'SEEN', 'OFFSET', 'PRIORITY', 'OWNER']];
+  for (const sh of list) {
+    for (const n of sh.nodes ?? []) {
+      const committed = n.addr === sh.master ? 'master' : n.role;
+      const seen = !n.seen
+        ? '?'
+        : n.seen.failing
+          ? `DOWN ${Math.round(n.seen.down_for_ms)} ms`
+          : n.seen.role === 'slave'
+            ? `replica of ${n.seen.upstream ?? '?'}${n.seen.link_up ? '' : ' (link down)'}`
+            : (n.seen.role ?? '?');
+      rows.push([
+        sh.name,
+        String(sh.epoch),
+        n.addr,
+        committed,
+        seen,
+        n.seen?.offset == null ? '-' : String(n.seen.offset),
+        String(n.priority),
+        n.owner === null ? '-' : String(n.owner),
+      ]);
+    }
+    if (sh.pending)
+      rows.push([
+        sh.name,
+        String(sh.pending.epoch),
+        '',
+        `${sh.pending.kind} to ${sh.pending.to} in progress`,
+        '',
+        '',
+        '',
+        '',
+      ]);
+  }
+  return table(rows);
 }
 
 function table(rows: string[][]): string {
@@ -53,15 +110,7 @@ export function renderStatus(s: Record<string, unknown>): string {
     ]);
   }
   lines.push('', table(rows));
-  const shards = (s.shards as ShardView[]) ?? [];
-  lines.push('');
-  if (shards.length === 0) lines.push('no shards');
-  else {
-    const srows = [['SHARD', 'EPOCH', 'MASTER', 'NODES']];
-    for (const sh of shards)
-      srows.push([sh.name, String(sh.epoch), sh.master ?? '-', String(sh.nodes?.length ?? 0)]);
-    lines.push(table(srows));
-  }
+  lines.push('', renderShards((s.shards as unknown[]) ?? []));
   const jobs = (s.active_jobs as { id: string; kind: string; step: string | null }[]) ?? [];
   if (jobs.length > 0) {
     lines.push('', 'active jobs:');

@@ -3,10 +3,11 @@
  * member never applies a malformed command differently from another.
  */
 import { z } from 'zod';
+import { JOB_KINDS } from './jobs-model.js';
 
 const jobRecord = z.object({
   id: z.string().min(1).max(128),
-  kind: z.enum(['member.add', 'member.remove', 'member.promote', 'leader.transfer']),
+  kind: z.enum(JOB_KINDS),
   params: z.record(z.string(), z.unknown()),
   state: z.enum(['pending', 'running', 'succeeded', 'failed']),
   reason: z.string().nullable(),
@@ -17,7 +18,71 @@ const jobRecord = z.object({
   origin: z.number().int(),
 });
 
+const shardNode = z.object({
+  addr: z.string().min(1),
+  owner: z.number().int().positive().nullable(),
+  role: z.enum(['replica', 'observer']),
+  priority: z.number().int().min(0),
+  accessible: z.boolean(),
+  username: z.string().optional(),
+  password: z.string().optional(),
+});
+const settingsShape = {
+  downAfterMs: z.number().int().positive(),
+  leaseMs: z.number().int().positive(),
+  maxLagBytes: z.number().int().min(0),
+  switchoverPauseMs: z.number().int().positive(),
+  failoverTimeoutMs: z.number().int().positive(),
+  quorum: z.number().int().positive(),
+  parallelSyncs: z.number().int().positive(),
+  minReplicasToWrite: z.number().int().min(0),
+  minReplicasMaxLagSeconds: z.number().int().min(0),
+};
+const failoverKind = z.enum(['auto', 'forced', 'switchover', 'initial']);
+
 const command = z.discriminatedUnion('t', [
+  z.object({
+    t: z.literal('shard.create'),
+    name: z.string().min(1),
+    master: z.string().nullable(),
+    nodes: z.array(shardNode),
+    settings: z.object(settingsShape),
+    atMs: z.number(),
+  }),
+  z.object({ t: z.literal('shard.remove'), name: z.string() }),
+  z.object({ t: z.literal('shard.node.put'), name: z.string(), node: shardNode }),
+  z.object({ t: z.literal('shard.node.remove'), name: z.string(), addr: z.string() }),
+  z.object({ t: z.literal('shard.settings'), name: z.string(), settings: z.object(settingsShape).partial() }),
+  z.object({
+    t: z.literal('shard.failover.begin'),
+    name: z.string(),
+    expectEpoch: z.number().int().min(0),
+    epoch: z.number().int().positive(),
+    from: z.string().nullable(),
+    to: z.string(),
+    kind: failoverKind,
+    jobId: z.string(),
+    atMs: z.number(),
+    job: jobRecord,
+  }),
+  z.object({
+    t: z.literal('shard.master'),
+    name: z.string(),
+    epoch: z.number().int().positive(),
+    master: z.string(),
+    from: z.string().nullable(),
+    kind: failoverKind,
+    jobId: z.string().nullable(),
+    atMs: z.number(),
+    reason: z.string(),
+  }),
+  z.object({
+    t: z.literal('shard.failover.abort'),
+    name: z.string(),
+    epoch: z.number().int(),
+    reason: z.string(),
+    atMs: z.number(),
+  }),
   z.object({
     t: z.literal('member.info'),
     id: z.number().int().positive(),

@@ -4,7 +4,17 @@
 export type JobState = 'pending' | 'running' | 'succeeded' | 'failed';
 export const TERMINAL_JOB_STATES: ReadonlySet<JobState> = new Set(['succeeded', 'failed']);
 
-export type JobKind = 'member.add' | 'member.remove' | 'member.promote' | 'leader.transfer';
+export const JOB_KINDS = [
+  'member.add',
+  'member.remove',
+  'member.promote',
+  'leader.transfer',
+  'shard.register',
+  'shard.failover',
+  'shard.switchover',
+  'shard.change',
+] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
 
 export interface JobRecord {
   id: string;

@@ -51,9 +51,15 @@ export interface JobOutcome {
 
 export type JobExecutor = (ctx: JobContext) => Promise<JobOutcome>;
 
-export function laneOf(kind: JobKind): string {
-  return kind.startsWith('member.') || kind === 'leader.transfer' ? 'membership' : kind;
+/** Jobs of one lane run one at a time: membership changes share one; each shard has its own. */
+export function laneOf(job: JobRecord): string {
+  if (job.kind.startsWith('member.') || job.kind === 'leader.transfer') return 'membership';
+  if (job.kind.startsWith('shard.')) return `shard:${String(job.params.shard)}`;
+  return job.kind;
 }
+
+/** Kinds limited by `failoverParallelism` across all shards. */
+const FAILOVER_KINDS: ReadonlySet<JobKind> = new Set(['shard.failover', 'shard.switchover']);
 
 /** Propose a cluster command and wait until it is applied; returns what apply returned. */
 export async function proposeCommand(
@@ -78,6 +84,8 @@ export class JobRunner {
       logger: Logger;
       electionTimeoutMs: number;
       executors: Partial<Record<JobKind, JobExecutor>>;
+      /** Failovers and switchovers running at once, across shards (a host carrying several masters died). */
+      failoverParallelism?: number;
     },
   ) {
     opts.state.onChange((c) => {
@@ -114,10 +122,18 @@ export class JobRunner {
 
   private startReadyJobs(): void {
     if (this.stopped || !this.isReadyLeader()) return;
+    const limit = this.opts.failoverParallelism ?? Number.POSITIVE_INFINITY;
+    let failovers = [...this.running.keys()].filter((id) =>
+      FAILOVER_KINDS.has(this.opts.state.job(id)?.kind as JobKind),
+    ).length;
     for (const job of this.opts.state.activeJobs()) {
       if (this.running.has(job.id)) continue;
-      const lane = laneOf(job.kind);
+      const lane = laneOf(job);
       if (this.busyLanes.has(lane)) continue;
+      if (FAILOVER_KINDS.has(job.kind)) {
+        if (failovers >= limit) continue;
+        failovers++;
+      }
       this.busyLanes.add(lane);
       const p = this.run(job).finally(() => {
         this.running.delete(job.id);
@@ -164,7 +180,7 @@ export class JobRunner {
         log.info({ params: job.params }, 'job started');
         await update('running', { step: 'started' });
       } else {
-        log.info({ step: job.step }, 'job resumed by this leader');
+        log.info({ step: job.step }, job.step === 'started' ? 'job started' : 'job resumed by this leader');
       }
       const outcome = await executor(ctx);
       await update('succeeded', {

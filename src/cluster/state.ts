@@ -12,6 +12,7 @@ import type { StateMachine } from '../raft/node.js';
 import type { Entry, Membership, NodeId, SnapshotMeta } from '../raft/types.js';
 import { type Command, decodeCommand } from './commands.js';
 import { type JobRecord, type JobState, TERMINAL_JOB_STATES } from './jobs-model.js';
+import { applyShardCommand, type Shard, type ShardCommand, type ShardEvent } from './shards.js';
 
 export interface MemberInfo {
   /** Redis Sentinel protocol address clients use. */
@@ -24,12 +25,19 @@ export interface MemberInfo {
 
 /** How many finished jobs are kept (oldest dropped first). */
 export const MAX_FINISHED_JOBS = 500;
-export const SNAPSHOT_VERSION = 1;
+export const SNAPSHOT_VERSION = 2;
 
 interface SnapshotV1 {
   version: 1;
   memberInfo: [NodeId, MemberInfo][];
   jobs: JobRecord[];
+}
+
+interface SnapshotV2 {
+  version: 2;
+  memberInfo: [NodeId, MemberInfo][];
+  jobs: JobRecord[];
+  shards: Shard[];
 }
 
 export type ApplyResult = { ok: true; value?: unknown } | { ok: false; error: string };
@@ -38,12 +46,14 @@ export type StateChange =
   | { type: 'membership'; membership: Membership }
   | { type: 'member-info'; id: NodeId }
   | { type: 'job'; job: JobRecord }
+  | { type: 'shard'; event: ShardEvent }
   | { type: 'restored' };
 
 export class ClusterState implements StateMachine {
   membership: Membership = EMPTY_MEMBERSHIP;
   readonly memberInfo = new Map<NodeId, MemberInfo>();
   readonly jobs = new Map<string, JobRecord>();
+  readonly shards = new Map<string, Shard>();
   appliedIndex = 0;
   private listeners: ((c: StateChange) => void)[] = [];
 
@@ -77,10 +87,11 @@ export class ClusterState implements StateMachine {
   }
 
   snapshot(): Uint8Array {
-    const snap: SnapshotV1 = {
+    const snap: SnapshotV2 = {
       version: SNAPSHOT_VERSION,
       memberInfo: [...this.memberInfo.entries()],
       jobs: [...this.jobs.values()],
+      shards: [...this.shards.values()],
     };
     return new TextEncoder().encode(JSON.stringify(snap));
   }
@@ -91,11 +102,13 @@ export class ClusterState implements StateMachine {
     this.membership = meta.membership;
     this.memberInfo.clear();
     this.jobs.clear();
+    this.shards.clear();
     this.appliedIndex = meta.index;
     if (parsed) {
       const snap = upgradeSnapshot(parsed);
       for (const [id, info] of snap.memberInfo) this.memberInfo.set(id, info);
       for (const job of snap.jobs) this.jobs.set(job.id, job);
+      for (const shard of snap.shards) this.shards.set(shard.name, shard);
     }
     this.emit({ type: 'restored' });
   }
@@ -110,6 +123,13 @@ export class ClusterState implements StateMachine {
   }
 
   private applyCommand(cmd: Command): ApplyResult {
+    if (cmd.t.startsWith('shard.')) {
+      const r = applyShardCommand(this.shards, cmd as ShardCommand);
+      if (!r.ok) return r;
+      if (cmd.t === 'shard.failover.begin') this.applyCommand({ t: 'job.create', job: cmd.job });
+      for (const event of r.events) this.emit({ type: 'shard', event });
+      return { ok: true };
+    }
     switch (cmd.t) {
       case 'member.info': {
         if (!this.membership.members.some((m) => m.id === cmd.id)) {
@@ -140,6 +160,8 @@ export class ClusterState implements StateMachine {
         this.emit({ type: 'job', job });
         return { ok: true, value: job };
       }
+      default:
+        return { ok: false, error: `unknown command ${cmd.t}` };
     }
   }
 
@@ -154,10 +176,12 @@ export class ClusterState implements StateMachine {
 }
 
 /** Read a snapshot written by this or an older version. */
-export function upgradeSnapshot(parsed: { version?: number }): SnapshotV1 {
+export function upgradeSnapshot(parsed: { version?: number }): SnapshotV2 {
   switch (parsed.version) {
     case 1:
-      return parsed as SnapshotV1;
+      return { ...(parsed as SnapshotV1), version: 2, shards: [] };
+    case 2:
+      return parsed as SnapshotV2;
     default:
       throw new Error(
         `snapshot version ${parsed.version} is newer than this daemon understands (${SNAPSHOT_VERSION})`,

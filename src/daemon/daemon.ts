@@ -11,15 +11,20 @@ import {
   AdminError,
   type AdminRequest,
   type AdminResponse,
+  type ShardOp,
 } from '../admin/api.js';
 import { AdminHttpServer } from '../admin/http.js';
 import { DaemonMetrics } from '../admin/metrics.js';
 import { JobRunner, proposeCommand } from '../cluster/jobs.js';
 import type { JobKind, JobRecord } from '../cluster/jobs-model.js';
 import { membershipExecutors } from '../cluster/membership-jobs.js';
+import { findNode, publicShard, type Shard, type ShardSettings } from '../cluster/shards.js';
 import { ClusterState } from '../cluster/state.js';
 import { formatAddress, isWildcardHost, parseAddress } from '../config/address.js';
 import type { NodeConfig } from '../config/types.js';
+import { defaultSettings, FailoverEngine, FailoverRefused } from '../failover/engine.js';
+import { IoRedisAdapter } from '../failover/ioredis-adapter.js';
+import type { RedisAdapter } from '../failover/redis.js';
 import { ClusterCallError, ClusterClient } from '../raft/grpc/cluster.js';
 import { type ClusterCallMeta, type ClusterReply, GrpcServer } from '../raft/grpc/server.js';
 import { GrpcRaftTransport } from '../raft/grpc/transport.js';
@@ -47,6 +52,8 @@ export class StartupError extends Error {
 export interface DaemonOptions {
   logger?: Logger;
   clock?: Clock;
+  /** How to talk to Redis; ioredis by default. */
+  redisAdapter?: RedisAdapter;
 }
 
 export interface ListeningPorts {
@@ -81,15 +88,18 @@ export class Daemon implements AdminBackend {
   private http!: AdminHttpServer;
   private metricsHttp: AdminHttpServer | null = null;
   private metrics!: DaemonMetrics;
+  private adapter!: RedisAdapter;
+  engine!: FailoverEngine;
   private timers: TimerHandle[] = [];
   private stopping: Promise<void> | null = null;
   private lastLeader = 0;
+  private lastRole = 'follower';
   private leaderlessSinceMs: number | null = null;
   private joining = false;
 
   private constructor(
     readonly config: NodeConfig,
-    opts: DaemonOptions,
+    private readonly opts: DaemonOptions,
   ) {
     this.nodeId = config.nodeId;
     this.clock = opts.clock ?? systemClock;
@@ -157,6 +167,20 @@ export class Daemon implements AdminBackend {
         return counts;
       },
     });
+    this.adapter =
+      this.opts.redisAdapter ??
+      new IoRedisAdapter(this.log.child({ component: 'redis' }), { clientName: `raftinel-${c.nodeId}` });
+    this.engine = new FailoverEngine({
+      nodeId: c.nodeId,
+      raft: this.raft,
+      state: this.state,
+      adapter: this.adapter,
+      clock: this.clock,
+      logger: this.log.child({ component: 'failover' }),
+      defaults: c.failover,
+      redis: c.redis,
+      callLeader: (method, body) => this.forwardCluster(method, body, 0),
+    });
     this.watchRaft();
     this.registerClusterMethods();
     this.ports.raft = await this.grpcServer.start();
@@ -184,10 +208,12 @@ export class Daemon implements AdminBackend {
       clock: this.clock,
       logger: this.log.child({ component: 'jobs' }),
       electionTimeoutMs: c.raft.electionTimeoutMs,
-      executors: membershipExecutors,
+      executors: { ...membershipExecutors, ...this.engine.executors() },
+      failoverParallelism: c.failover.failoverParallelism,
     });
     this.raft.start();
     if (mode.kind === 'bootstrap') this.raft.campaign();
+    this.engine.start();
     this.every(1000, () => this.reconcileMemberInfo());
     this.every(Math.max(200, c.raft.electionTimeoutMs), () => this.checkRemoved());
     this.log.info(
@@ -336,6 +362,10 @@ export class Daemon implements AdminBackend {
         case 'role': {
           const { role, leader, term } = e.state;
           if (role === 'precandidate' || role === 'candidate') this.metrics.elections.inc();
+          // A campaign that wins at once (a one-voter group) is never seen as a candidate state.
+          else if (role === 'leader' && this.lastRole !== 'precandidate' && this.lastRole !== 'candidate')
+            this.metrics.elections.inc();
+          this.lastRole = role;
           if (leader !== this.lastLeader) {
             if (leader !== 0) this.metrics.leaderChanges.inc();
             this.lastLeader = leader;
@@ -396,6 +426,11 @@ export class Daemon implements AdminBackend {
           })),
         },
       };
+    });
+    s.registerCluster('probe.report', async (body) => this.engine.receiveReport(body));
+    s.registerCluster('shard.register', async (body, meta) => {
+      if (!this.isLeader()) return this.forwardCluster('shard.register', body, meta.hops);
+      return this.engine.register(body);
     });
     s.registerCluster('member.info', async (body) => {
       const b = body as { id?: number; sentinel?: string; admin?: string; version?: string };
@@ -580,6 +615,156 @@ export class Daemon implements AdminBackend {
     }
   }
 
+  shards(): unknown[] {
+    return [...this.state.shards.values()].map((s) => this.shardView(s));
+  }
+
+  shard(name: string): unknown | undefined {
+    const s = this.state.shards.get(name);
+    return s ? this.shardView(s) : undefined;
+  }
+
+  /** A shard as this daemon reports it: committed state plus what this daemon sees of each node. */
+  private shardView(s: Shard) {
+    const pub = publicShard(s);
+    return {
+      name: s.name,
+      epoch: s.epoch,
+      master: s.master,
+      pending: s.pending,
+      settings: s.settings,
+      nodes: pub.nodes.map((n) => ({ ...n, seen: this.engine.nodeView(n.addr) })),
+      history: s.history,
+    };
+  }
+
+  private leaderOnly<T>(f: () => Promise<T>): Promise<T> {
+    return f().catch((err) => {
+      if (err instanceof FailoverRefused) throw new AdminError(err.status, err.code, err.message);
+      if (err instanceof RaftError) throw new AdminError(503, err.code, `${err.message}; retry`);
+      throw err;
+    });
+  }
+
+  switchover(name: string, to: string | undefined): Promise<JobRecord> {
+    return this.leaderOnly(() => this.engine.requestSwitchover(name, to));
+  }
+
+  forcedFailover(name: string, to: string): Promise<JobRecord> {
+    return this.leaderOnly(() => this.engine.requestForcedFailover(name, to));
+  }
+
+  changeShards(op: ShardOp): Promise<JobRecord> {
+    return this.leaderOnly(async () => {
+      const shard = this.state.shards.get(op.name);
+      const settingsOf = (src: Record<string, number>): Partial<ShardSettings> => {
+        const map: Record<string, keyof ShardSettings> = {
+          down_after_ms: 'downAfterMs',
+          lease_ms: 'leaseMs',
+          max_lag_bytes: 'maxLagBytes',
+          switchover_pause_ms: 'switchoverPauseMs',
+          failover_timeout_ms: 'failoverTimeoutMs',
+          quorum: 'quorum',
+          parallel_syncs: 'parallelSyncs',
+          min_replicas_to_write: 'minReplicasToWrite',
+          min_replicas_max_lag: 'minReplicasMaxLagSeconds',
+        };
+        const out: Partial<ShardSettings> = {};
+        for (const [k, v] of Object.entries(src)) out[map[k]!] = v;
+        return out;
+      };
+      let description = '';
+      let result: { ok: boolean; error?: string } = { ok: true };
+      const at = this.clock.wallMs();
+      switch (op.op) {
+        case 'add': {
+          if (shard) {
+            if (shard.master === op.master)
+              return this.recordChange(op, `shard ${op.name} already exists with master ${op.master}`);
+            throw new AdminError(
+              409,
+              'shard_exists',
+              `shard ${op.name} exists with master ${shard.master ?? 'none'}`,
+            );
+          }
+          const nodes = [
+            { addr: op.master, role: 'replica' as const, priority: 100 },
+            ...op.nodes.filter((n: { addr: string }) => n.addr !== op.master),
+          ];
+          result = await proposeCommand(this.raft, {
+            t: 'shard.create',
+            name: op.name,
+            master: op.master,
+            nodes: nodes.map((n) => ({ ...n, owner: null, accessible: true })),
+            settings: { ...defaultSettings(this.config.failover), ...settingsOf(op.settings) },
+            atMs: at,
+          });
+          description = `shard ${op.name} added with master ${op.master}`;
+          break;
+        }
+        case 'remove':
+          if (!shard) return this.recordChange(op, `shard ${op.name} does not exist`);
+          result = await proposeCommand(this.raft, { t: 'shard.remove', name: op.name });
+          description = `shard ${op.name} removed`;
+          break;
+        case 'set':
+          if (!shard) throw new AdminError(404, 'unknown_shard', `no shard ${op.name}`);
+          result = await proposeCommand(this.raft, {
+            t: 'shard.settings',
+            name: op.name,
+            settings: settingsOf(op.settings),
+          });
+          description = `settings of ${op.name} changed`;
+          break;
+        case 'node.add': {
+          if (!shard) throw new AdminError(404, 'unknown_shard', `no shard ${op.name}`);
+          const existing = findNode(shard, op.node.addr);
+          result = await proposeCommand(this.raft, {
+            t: 'shard.node.put',
+            name: op.name,
+            node: { ...existing, ...op.node, owner: existing?.owner ?? null },
+          });
+          description = `${op.node.addr} added to ${op.name}`;
+          break;
+        }
+        case 'node.remove':
+          if (!shard) throw new AdminError(404, 'unknown_shard', `no shard ${op.name}`);
+          if (shard.master === op.addr) {
+            throw new AdminError(
+              409,
+              'is_master',
+              `${op.addr} is the master of ${op.name}; switch over first`,
+            );
+          }
+          result = await proposeCommand(this.raft, { t: 'shard.node.remove', name: op.name, addr: op.addr });
+          description = `${op.addr} removed from ${op.name}`;
+          break;
+      }
+      if (!result.ok) throw new AdminError(409, 'conflict', result.error ?? 'refused');
+      this.log.info({ shard: op.name, op: op.op }, description);
+      return this.recordChange(op, description);
+    });
+  }
+
+  /** Record a shard change that already happened as a finished job, for the audit trail. */
+  private async recordChange(op: ShardOp, reason: string): Promise<JobRecord> {
+    const now = this.clock.wallMs();
+    const job: JobRecord = {
+      id: randomUUID(),
+      kind: 'shard.change',
+      params: { shard: op.name, ...op },
+      state: 'succeeded',
+      reason,
+      step: 'done',
+      result: null,
+      createdAtMs: now,
+      updatedAtMs: now,
+      origin: this.nodeId,
+    };
+    await proposeCommand(this.raft, { t: 'job.create', job });
+    return this.state.job(job.id) ?? job;
+  }
+
   async status(): Promise<unknown> {
     const st = this.raft.status();
     const lease = this.raft.lease();
@@ -636,7 +821,7 @@ export class Daemon implements AdminBackend {
       joining: this.joining,
       members,
       removed: st.membership.removed,
-      shards: [],
+      shards: this.shards(),
       active_jobs: this.state
         .activeJobs()
         .map((j) => ({ id: j.id, kind: j.kind, state: j.state, step: j.step })),
@@ -763,6 +948,7 @@ export class Daemon implements AdminBackend {
   }
 
   private async teardown(): Promise<void> {
+    this.engine?.stop();
     this.runner?.stop();
     this.raft?.stop('daemon stopping');
     await this.runner?.idle();
@@ -773,6 +959,7 @@ export class Daemon implements AdminBackend {
       this.transport?.close(),
     ]);
     this.clusterClient.close();
+    await this.adapter?.close();
     await this.storage?.close();
   }
 }

@@ -361,7 +361,11 @@ export class RaftCore {
   transferLeadership(to: NodeId): void {
     if (this.role !== 'leader')
       throw new RaftError('not_leader', 'only the leader can transfer leadership', this.leader);
-    if (to === this.id) return;
+    if (to === this.id) {
+      // Leadership is to stay here: this replaces (cancels) a transfer still pending.
+      this.abortTransfer();
+      return;
+    }
     const member = findMember(this.membership, to);
     if (!member) throw new RaftError('unknown_member', `node ${to} is not a member`, this.id);
     if (!isVotingRole(member.role))

@@ -1,0 +1,257 @@
+/**
+ * Shards in the replicated state: a master name, its Redis nodes, the committed master and epoch,
+ * per-shard settings, the failover in progress and a bounded history. Pure functions apply the
+ * shard commands; every member applies them identically.
+ *
+ * Invariant (promise 1): a shard's epoch only grows, each epoch names at most one master, and a
+ * failover is started only with the next epoch while none is pending.
+ */
+import type { NodeId } from '../raft/types.js';
+
+export type NodeRole = 'replica' | 'observer';
+export type FailoverKind = 'auto' | 'forced' | 'switchover' | 'initial';
+
+export interface ShardSettings {
+  downAfterMs: number;
+  leaseMs: number;
+  maxLagBytes: number;
+  switchoverPauseMs: number;
+  /** Sentinel's failover-timeout: also the pause before retrying a failed automatic failover. */
+  failoverTimeoutMs: number;
+  /** Sentinel-compatible values, reported to clients (raftinel decides by Raft majority). */
+  quorum: number;
+  parallelSyncs: number;
+  /** Managed on the master when > 0 (fencing); 0 leaves Redis's own setting alone. */
+  minReplicasToWrite: number;
+  minReplicasMaxLagSeconds: number;
+}
+
+export interface ShardNode {
+  addr: string;
+  /** The daemon beside this Redis, or null (registered without a sidecar, e.g. SENTINEL MONITOR). */
+  owner: NodeId | null;
+  role: NodeRole;
+  /** replica-priority semantics: lower wins, 0 = never promoted. */
+  priority: number;
+  /** Whether clients are told about it (SENTINEL REPLICAS). */
+  accessible: boolean;
+  username?: string;
+  password?: string;
+}
+
+export interface PendingFailover {
+  epoch: number;
+  from: string | null;
+  to: string;
+  kind: FailoverKind;
+  jobId: string;
+  startedAtMs: number;
+}
+
+export interface FailoverRecord {
+  epoch: number;
+  from: string | null;
+  to: string;
+  kind: FailoverKind;
+  jobId: string | null;
+  atMs: number;
+  reason: string;
+}
+
+export interface Shard {
+  name: string;
+  /** Epoch of the committed master (0 before the first change of master). */
+  epoch: number;
+  /** Highest epoch ever allocated (a failover that was rolled back still used its number). */
+  lastEpoch: number;
+  master: string | null;
+  nodes: ShardNode[];
+  settings: ShardSettings;
+  pending: PendingFailover | null;
+  /** When the last failover attempt of this shard failed (wall ms), for the retry pause. */
+  lastAbortAtMs: number | null;
+  history: FailoverRecord[];
+  createdAtMs: number;
+}
+
+export const MAX_HISTORY = 20;
+
+export type ShardCommand =
+  | {
+      t: 'shard.create';
+      name: string;
+      master: string | null;
+      nodes: ShardNode[];
+      settings: ShardSettings;
+      atMs: number;
+    }
+  | { t: 'shard.remove'; name: string }
+  | { t: 'shard.node.put'; name: string; node: ShardNode }
+  | { t: 'shard.node.remove'; name: string; addr: string }
+  | { t: 'shard.settings'; name: string; settings: Partial<ShardSettings> }
+  | {
+      t: 'shard.failover.begin';
+      name: string;
+      expectEpoch: number;
+      epoch: number;
+      from: string | null;
+      to: string;
+      kind: FailoverKind;
+      jobId: string;
+      atMs: number;
+    }
+  | {
+      t: 'shard.master';
+      name: string;
+      epoch: number;
+      master: string;
+      from: string | null;
+      kind: FailoverKind;
+      jobId: string | null;
+      atMs: number;
+      reason: string;
+    }
+  | { t: 'shard.failover.abort'; name: string; epoch: number; reason: string; atMs: number };
+
+export type ShardEvent =
+  | { type: 'shard-created'; shard: Shard }
+  | { type: 'shard-removed'; name: string }
+  | { type: 'node-added'; shard: Shard; node: ShardNode }
+  | { type: 'node-removed'; shard: Shard; addr: string }
+  | { type: 'settings'; shard: Shard; changed: Partial<ShardSettings> }
+  | { type: 'failover-begin'; shard: Shard; pending: PendingFailover }
+  | { type: 'master-changed'; shard: Shard; record: FailoverRecord }
+  | { type: 'failover-abort'; shard: Shard; epoch: number; reason: string };
+
+export type ShardApply = { ok: true; events: ShardEvent[] } | { ok: false; error: string };
+
+function fail(error: string): ShardApply {
+  return { ok: false, error };
+}
+
+export function findNode(shard: Shard, addr: string): ShardNode | undefined {
+  return shard.nodes.find((n) => n.addr === addr);
+}
+
+/** Apply one shard command to `shards` (mutating it). */
+export function applyShardCommand(shards: Map<string, Shard>, cmd: ShardCommand): ShardApply {
+  if (cmd.t === 'shard.create') {
+    if (shards.has(cmd.name)) return fail(`shard ${cmd.name} exists`);
+    const shard: Shard = {
+      name: cmd.name,
+      epoch: 0,
+      lastEpoch: 0,
+      master: cmd.master,
+      nodes: sortNodes(cmd.nodes),
+      settings: { ...cmd.settings },
+      pending: null,
+      lastAbortAtMs: null,
+      history: cmd.master
+        ? [
+            {
+              epoch: 0,
+              from: null,
+              to: cmd.master,
+              kind: 'initial',
+              jobId: null,
+              atMs: cmd.atMs,
+              reason: 'shard created',
+            },
+          ]
+        : [],
+      createdAtMs: cmd.atMs,
+    };
+    shards.set(cmd.name, shard);
+    return { ok: true, events: [{ type: 'shard-created', shard }] };
+  }
+  const shard = shards.get(cmd.name);
+  if (!shard) return fail(`no shard ${cmd.name}`);
+  switch (cmd.t) {
+    case 'shard.remove':
+      shards.delete(cmd.name);
+      return { ok: true, events: [{ type: 'shard-removed', name: cmd.name }] };
+    case 'shard.node.put': {
+      const existing = findNode(shard, cmd.node.addr);
+      shard.nodes = sortNodes([...shard.nodes.filter((n) => n.addr !== cmd.node.addr), { ...cmd.node }]);
+      return { ok: true, events: existing ? [] : [{ type: 'node-added', shard, node: cmd.node }] };
+    }
+    case 'shard.node.remove': {
+      if (!findNode(shard, cmd.addr)) return { ok: true, events: [] };
+      if (shard.master === cmd.addr)
+        return fail(`${cmd.addr} is the master of ${cmd.name}; switch over first`);
+      if (shard.pending?.to === cmd.addr) return fail(`${cmd.addr} is being promoted in ${cmd.name}`);
+      shard.nodes = shard.nodes.filter((n) => n.addr !== cmd.addr);
+      return { ok: true, events: [{ type: 'node-removed', shard, addr: cmd.addr }] };
+    }
+    case 'shard.settings':
+      shard.settings = { ...shard.settings, ...cmd.settings };
+      return { ok: true, events: [{ type: 'settings', shard, changed: cmd.settings }] };
+    case 'shard.failover.begin': {
+      if (shard.pending)
+        return fail(`a failover of ${cmd.name} (epoch ${shard.pending.epoch}) is already in progress`);
+      if (shard.epoch !== cmd.expectEpoch)
+        return fail(`${cmd.name} is at epoch ${shard.epoch}, not ${cmd.expectEpoch}`);
+      if (cmd.epoch !== shard.lastEpoch + 1)
+        return fail(`epoch ${cmd.epoch} is not the next epoch of ${cmd.name} (${shard.lastEpoch + 1})`);
+      if (!findNode(shard, cmd.to)) return fail(`${cmd.to} is not a node of ${cmd.name}`);
+      shard.pending = {
+        epoch: cmd.epoch,
+        from: cmd.from,
+        to: cmd.to,
+        kind: cmd.kind,
+        jobId: cmd.jobId,
+        startedAtMs: cmd.atMs,
+      };
+      shard.lastEpoch = cmd.epoch;
+      return { ok: true, events: [{ type: 'failover-begin', shard, pending: shard.pending }] };
+    }
+    case 'shard.master': {
+      if (cmd.kind === 'initial') {
+        if (shard.master !== null || shard.pending)
+          return fail(`${cmd.name} already has a master or a failover in progress`);
+        if (cmd.epoch !== shard.lastEpoch + 1)
+          return fail(`epoch ${cmd.epoch} is not the next epoch of ${cmd.name}`);
+      } else if (!shard.pending || shard.pending.epoch !== cmd.epoch || shard.pending.to !== cmd.master) {
+        return fail(`no failover of ${cmd.name} to ${cmd.master} at epoch ${cmd.epoch} is in progress`);
+      }
+      if (!findNode(shard, cmd.master)) return fail(`${cmd.master} is not a node of ${cmd.name}`);
+      const record: FailoverRecord = {
+        epoch: cmd.epoch,
+        from: cmd.from,
+        to: cmd.master,
+        kind: cmd.kind,
+        jobId: cmd.jobId,
+        atMs: cmd.atMs,
+        reason: cmd.reason,
+      };
+      shard.master = cmd.master;
+      shard.epoch = cmd.epoch;
+      shard.lastEpoch = Math.max(shard.lastEpoch, cmd.epoch);
+      shard.pending = null;
+      shard.history = [...shard.history, record].slice(-MAX_HISTORY);
+      return { ok: true, events: [{ type: 'master-changed', shard, record }] };
+    }
+    case 'shard.failover.abort': {
+      if (!shard.pending || shard.pending.epoch !== cmd.epoch) return { ok: true, events: [] };
+      shard.pending = null;
+      shard.lastAbortAtMs = cmd.atMs;
+      return { ok: true, events: [{ type: 'failover-abort', shard, epoch: cmd.epoch, reason: cmd.reason }] };
+    }
+  }
+}
+
+function sortNodes(nodes: ShardNode[]): ShardNode[] {
+  return [...nodes].sort((a, b) => (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0));
+}
+
+/** A shard as shown to operators: credentials removed. */
+export function publicShard(s: Shard) {
+  return {
+    ...s,
+    nodes: s.nodes.map(({ password: _p, username, ...n }) => ({
+      ...n,
+      ...(username ? { username } : {}),
+      auth: _p !== undefined,
+    })),
+  };
+}

@@ -1,0 +1,817 @@
+/**
+ * The failover engine. On every daemon: probe every Redis node, report to the leader, register
+ * the daemon's own [[redis]] nodes, and guard its own nodes against an empty restart. On the
+ * leader: decide that a master is down (majority of voting daemons), choose the replica, and run
+ * failovers and switchovers as jobs whose decision is committed before Redis is touched; keep
+ * every node pointed at the committed master.
+ */
+import { randomUUID } from 'node:crypto';
+import { type JobContext, type JobExecutor, JobFailed, proposeCommand } from '../cluster/jobs.js';
+import type { JobKind, JobRecord } from '../cluster/jobs-model.js';
+import type { FailoverKind, Shard, ShardNode, ShardSettings } from '../cluster/shards.js';
+import { findNode } from '../cluster/shards.js';
+import type { ClusterState } from '../cluster/state.js';
+import type { FailoverConfig, RedisConfig } from '../config/types.js';
+import { votersOf } from '../raft/membership.js';
+import type { RaftNode } from '../raft/node.js';
+import type { NodeId } from '../raft/types.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
+import type { Logger } from '../util/log.js';
+import { type CandidateFacts, judgeDown, type ReceivedReport, rankCandidates } from './decide.js';
+import { type NodeReport, type ProbeReport, Prober, type ProbeTarget } from './prober.js';
+import type { RedisAdapter, RedisInfo, RedisRef } from './redis.js';
+import { upstreamOf } from './redis.js';
+
+export class FailoverRefused extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'FailoverRefused';
+  }
+}
+
+export interface EngineOptions {
+  nodeId: NodeId;
+  raft: RaftNode;
+  state: ClusterState;
+  adapter: RedisAdapter;
+  clock: Clock;
+  logger: Logger;
+  defaults: FailoverConfig;
+  redis: RedisConfig[];
+  /** Send a cluster call to the current leader (throws when there is none). */
+  callLeader: (method: string, body: unknown) => Promise<{ status: number; body?: unknown }>;
+}
+
+/** Per-shard defaults for a new shard, from the registering daemon's [failover] section. */
+export function defaultSettings(d: FailoverConfig): ShardSettings {
+  return {
+    downAfterMs: d.downAfterMs,
+    leaseMs: d.leaseMs,
+    maxLagBytes: d.maxLagBytes,
+    switchoverPauseMs: d.switchoverPauseMs,
+    failoverTimeoutMs: 180_000,
+    quorum: 2,
+    parallelSyncs: 1,
+    minReplicasToWrite: 0,
+    minReplicasMaxLagSeconds: 10,
+  };
+}
+
+export function refOf(n: ShardNode): RedisRef {
+  return { addr: n.addr, username: n.username, password: n.password };
+}
+
+const REDIS_TIMEOUT_MS = 1000;
+
+export class FailoverEngine {
+  readonly prober: Prober;
+  private reports = new Map<NodeId, ReceivedReport>();
+  private reporting = false;
+  private registering = false;
+  private lastRegisterAttemptMs = 0;
+  private lastFix = new Map<string, number>();
+  private deciding = new Set<string>();
+  private warned = new Map<string, number>();
+  private stopped = false;
+  private readonly log: Logger;
+
+  constructor(private readonly o: EngineOptions) {
+    this.log = o.logger;
+    this.prober = new Prober({
+      adapter: o.adapter,
+      clock: o.clock,
+      logger: o.logger.child({ component: 'prober' }),
+      targets: () => this.probeTargets(),
+      probeIntervalMs: () => this.probeIntervalMs(),
+      infoIntervalMs: 500,
+      stallThresholdMs: 250,
+      onRestart: (view) => void this.guardEmptyRestart(view.addr, view.keysBeforeRestart, view.info),
+      onRound: () => this.afterRound(),
+    });
+  }
+
+  start(): void {
+    this.prober.start();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.prober.stop();
+  }
+
+  /** Probe rounds are a twentieth of the shortest down_after_ms, between 10 and 50 ms. */
+  probeIntervalMs(): number {
+    let min = this.o.defaults.downAfterMs;
+    for (const s of this.o.state.shards.values()) min = Math.min(min, s.settings.downAfterMs);
+    return Math.max(10, Math.min(50, Math.floor(min / 20)));
+  }
+
+  private maxReportAgeMs(): number {
+    return 4 * this.probeIntervalMs() + 100;
+  }
+
+  private probeTargets(): ProbeTarget[] {
+    const out: ProbeTarget[] = [];
+    for (const s of this.o.state.shards.values()) {
+      for (const n of s.nodes) out.push({ ...refOf(n), expectMaster: n.addr === s.master });
+    }
+    return out;
+  }
+
+  private isLeader(): boolean {
+    const st = this.o.raft.status();
+    return st.role === 'leader' && st.leaderReady;
+  }
+
+  private afterRound(): void {
+    if (this.stopped) return;
+    if (this.isLeader()) {
+      this.decide();
+    } else {
+      void this.sendReport();
+    }
+    void this.registerOwnNodes();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Reports (followers → leader)
+
+  private async sendReport(): Promise<void> {
+    const st = this.o.raft.status();
+    if (this.reporting || st.leader === 0 || st.memberRole === null) return;
+    this.reporting = true;
+    try {
+      await this.o.callLeader('probe.report', { from: this.o.nodeId, report: this.prober.report() });
+    } catch {
+      // The leader is unreachable or changing: the next round reports again.
+    } finally {
+      this.reporting = false;
+    }
+  }
+
+  /** Cluster handler on the leader: store a report. Validates what it stores. */
+  receiveReport(body: unknown): { status: number; body?: unknown } {
+    const b = body as { from?: unknown; report?: ProbeReport };
+    if (typeof b?.from !== 'number' || !b.report || !Array.isArray(b.report.nodes)) {
+      return { status: 400, body: { error: { message: 'probe.report needs from and report.nodes' } } };
+    }
+    const nodes = new Map<string, NodeReport>();
+    for (const n of b.report.nodes.slice(0, 10_000)) {
+      if (typeof n?.addr === 'string' && typeof n.failing === 'boolean' && typeof n.downForMs === 'number')
+        nodes.set(n.addr, n);
+    }
+    this.reports.set(b.from, {
+      from: b.from,
+      receivedAtMs: this.o.clock.nowMs(),
+      stalledRecently: b.report.stalledRecently === true,
+      nodes,
+    });
+    if (this.isLeader()) this.decide();
+    return { status: 200, body: {} };
+  }
+
+  /** The latest view each voting daemon reported (for status and Sentinel flags). */
+  reportOf(id: NodeId): ReceivedReport | undefined {
+    return this.reports.get(id);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Detection and reconciliation (leader)
+
+  private decide(): void {
+    for (const shard of this.o.state.shards.values()) {
+      if (!shard.master || shard.pending || this.deciding.has(shard.name)) continue;
+      if (this.hasActiveJob(shard.name)) continue;
+      const verdict = this.masterVerdict(shard);
+      if (verdict.down) {
+        void this.startAutomaticFailover(shard, verdict.votes);
+      } else {
+        this.reconcile(shard);
+      }
+    }
+  }
+
+  /** Whether the master of `shard` is down, by majority of voting daemons. */
+  masterVerdict(shard: Shard) {
+    const voters = votersOf(this.o.raft.status().membership);
+    return judgeDown({
+      addr: shard.master!,
+      voters,
+      self: this.o.nodeId,
+      selfDownForMs: voters.includes(this.o.nodeId) ? this.prober.downForMs(shard.master!) : null,
+      reports: this.reports,
+      nowMs: this.o.clock.nowMs(),
+      downAfterMs: shard.settings.downAfterMs,
+      maxReportAgeMs: this.maxReportAgeMs(),
+    });
+  }
+
+  private hasActiveJob(shardName: string): boolean {
+    return this.o.state
+      .activeJobs()
+      .some(
+        (j) => (j.kind === 'shard.failover' || j.kind === 'shard.switchover') && j.params.shard === shardName,
+      );
+  }
+
+  /** Point every node that disagrees with the committed state back at the committed master. */
+  private reconcile(shard: Shard): void {
+    const master = shard.master!;
+    if (this.prober.downForMs(master) > 0) return;
+    const now = this.o.clock.nowMs();
+    for (const n of shard.nodes) {
+      if (n.addr === master) continue;
+      const v = this.prober.view(n.addr);
+      if (!v?.info || v.failing || now - v.infoAtMs > 2000) continue;
+      const upstream = upstreamOf(v.info);
+      let why: string | null = null;
+      if (v.info.role === 'master') why = 'reports role:master (an old master returning?)';
+      else if (upstream !== master) why = `replicates ${upstream ?? 'nothing'} instead of ${master}`;
+      if (!why) continue;
+      if (now - (this.lastFix.get(n.addr) ?? Number.NEGATIVE_INFINITY) < 1000) continue;
+      this.lastFix.set(n.addr, now);
+      this.log.warn(
+        { shard: shard.name, epoch: shard.epoch, node: n.addr, master, why },
+        'reconfiguring a node to follow the master',
+      );
+      this.o.adapter
+        .reconfigure(refOf(n), master, {
+          rewriteConfig: v.info.configFile !== '',
+          timeoutMs: REDIS_TIMEOUT_MS,
+        })
+        .then(() => this.log.info({ shard: shard.name, node: n.addr, master }, 'node now follows the master'))
+        .catch((err: Error) =>
+          this.log.warn({ shard: shard.name, node: n.addr, err: err.message }, 'could not reconfigure node'),
+        );
+    }
+  }
+
+  private async startAutomaticFailover(shard: Shard, votes: NodeId[]): Promise<void> {
+    const name = shard.name;
+    const wall = this.o.clock.wallMs();
+    const retryPause = Math.min(
+      shard.settings.failoverTimeoutMs,
+      Math.max(2 * shard.settings.downAfterMs, 1000),
+    );
+    if (shard.lastAbortAtMs !== null && wall - shard.lastAbortAtMs < retryPause) return;
+    this.deciding.add(name);
+    try {
+      const master = shard.master!;
+      this.log.warn(
+        { shard: name, epoch: shard.epoch, master, votes },
+        'master is down (majority of voting daemons agree)',
+      );
+      const downFor = this.prober.downForMs(master);
+      const choice = await this.chooseCandidate(shard, { force: false, masterDownForMs: downFor });
+      if (!choice.to) {
+        this.warnOnce(
+          `no-candidate:${name}`,
+          { shard: name, rejected: choice.rejected },
+          'no replica can be promoted',
+        );
+        return;
+      }
+      await this.beginFailover(
+        shard,
+        'auto',
+        choice.to,
+        `master ${master} down (seen by nodes ${votes.join(', ')})`,
+      );
+    } catch (err) {
+      this.log.warn({ shard: name, err: (err as Error).message }, 'could not start a failover');
+    } finally {
+      this.deciding.delete(name);
+    }
+  }
+
+  /** Read fresh INFO from every possible candidate and rank them. */
+  async chooseCandidate(shard: Shard, opts: { force: boolean; masterDownForMs: number; only?: string }) {
+    const candidates = shard.nodes.filter(
+      (n) => n.addr !== shard.master && (!opts.only || n.addr === opts.only),
+    );
+    const facts: CandidateFacts[] = await Promise.all(
+      candidates.map(async (node) => ({
+        node,
+        info: await this.o.adapter
+          .info(refOf(node), Math.min(500, shard.settings.downAfterMs))
+          .catch(() => null),
+      })),
+    );
+    const masterView = shard.master ? this.prober.view(shard.master) : undefined;
+    const ranking = rankCandidates({
+      shard,
+      facts,
+      masterLastOffset: masterView?.info?.role === 'master' ? masterView.info.offset : 0,
+      masterDownForMs: opts.masterDownForMs,
+      force: opts.force,
+    });
+    return { to: ranking.ranked[0]?.addr ?? null, ranked: ranking.ranked, rejected: ranking.rejected };
+  }
+
+  /** Commit the decision: the next epoch, the chosen node, and the job, in one entry. */
+  private async beginFailover(
+    shard: Shard,
+    kind: FailoverKind,
+    to: string,
+    reason: string,
+  ): Promise<JobRecord> {
+    const jobKind: JobKind = kind === 'switchover' ? 'shard.switchover' : 'shard.failover';
+    const now = this.o.clock.wallMs();
+    const epoch = shard.lastEpoch + 1;
+    const job: JobRecord = {
+      id: randomUUID(),
+      kind: jobKind,
+      params: { shard: shard.name, epoch, from: shard.master, to, kind, reason },
+      // Created running: the decision entry is all that must be committed before Redis is touched.
+      state: 'running',
+      reason: null,
+      step: 'started',
+      result: null,
+      createdAtMs: now,
+      updatedAtMs: now,
+      origin: this.o.nodeId,
+    };
+    const r = await proposeCommand(this.o.raft, {
+      t: 'shard.failover.begin',
+      name: shard.name,
+      expectEpoch: shard.epoch,
+      epoch,
+      from: shard.master,
+      to,
+      kind,
+      jobId: job.id,
+      atMs: now,
+      job,
+    });
+    if (!r.ok) throw new FailoverRefused(409, 'conflict', r.error);
+    this.log.warn(
+      { shard: shard.name, epoch, from: shard.master, to, kind, job: job.id, reason },
+      'failover decided',
+    );
+    return this.o.state.job(job.id) ?? job;
+  }
+
+  private warnOnce(key: string, fields: object, msg: string): void {
+    const now = this.o.clock.nowMs();
+    if (now - (this.warned.get(key) ?? Number.NEGATIVE_INFINITY) < 5000) return;
+    this.warned.set(key, now);
+    this.log.warn(fields, msg);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Operator requests (on the leader)
+
+  async requestSwitchover(name: string, to: string | undefined): Promise<JobRecord> {
+    const shard = this.shardOrThrow(name);
+    if (!shard.master)
+      throw new FailoverRefused(409, 'no_master', `shard ${name} has no master to switch over from`);
+    if (shard.pending || this.hasActiveJob(name))
+      throw new FailoverRefused(409, 'in_progress', `a failover of ${name} is already in progress`);
+    if (to !== undefined) this.nodeOrThrow(shard, to);
+    if (to === shard.master)
+      throw new FailoverRefused(400, 'invalid_request', `${to} is already the master of ${name}`);
+    const choice = await this.chooseCandidate(shard, {
+      force: false,
+      masterDownForMs: 0,
+      ...(to ? { only: to } : {}),
+    });
+    if (!choice.to) {
+      const why = choice.rejected.map((r) => `${r.addr}: ${r.reason}`).join('; ') || 'no replicas';
+      throw new FailoverRefused(409, 'no_candidate', `no replica of ${name} can take over: ${why}`);
+    }
+    return this.beginFailover(shard, 'switchover', choice.to, 'switchover requested');
+  }
+
+  async requestForcedFailover(name: string, to: string): Promise<JobRecord> {
+    const shard = this.shardOrThrow(name);
+    const node = this.nodeOrThrow(shard, to);
+    if (to === shard.master)
+      throw new FailoverRefused(400, 'invalid_request', `${to} is already the master of ${name}`);
+    if (node.role === 'observer')
+      throw new FailoverRefused(409, 'invalid_request', `${to} is an observer and is never promoted`);
+    if (shard.pending || this.hasActiveJob(name))
+      throw new FailoverRefused(409, 'in_progress', `a failover of ${name} is already in progress`);
+    const choice = await this.chooseCandidate(shard, { force: true, masterDownForMs: 0, only: to });
+    if (!choice.to) {
+      const why = choice.rejected.map((r) => r.reason).join('; ') || 'not reachable';
+      throw new FailoverRefused(409, 'no_candidate', `cannot promote ${to}: ${why}`);
+    }
+    return this.beginFailover(shard, 'forced', to, 'forced failover requested');
+  }
+
+  private shardOrThrow(name: string): Shard {
+    const s = this.o.state.shards.get(name);
+    if (!s) throw new FailoverRefused(404, 'unknown_shard', `no shard ${name}`);
+    return s;
+  }
+
+  private nodeOrThrow(shard: Shard, addr: string): ShardNode {
+    const n = findNode(shard, addr);
+    if (!n) throw new FailoverRefused(404, 'unknown_node', `${addr} is not a node of ${shard.name}`);
+    return n;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Job executors
+
+  executors(): Partial<Record<JobKind, JobExecutor>> {
+    return {
+      'shard.failover': (ctx) => this.runFailover(ctx),
+      'shard.switchover': (ctx) => this.runSwitchover(ctx),
+    };
+  }
+
+  private jobShard(ctx: JobContext): Shard {
+    const s = this.o.state.shards.get(ctx.job.params.shard as string);
+    if (!s) throw new JobFailed(`shard ${String(ctx.job.params.shard)} no longer exists`);
+    return s;
+  }
+
+  private async abort(ctx: JobContext, shard: Shard, epoch: number, reason: string): Promise<never> {
+    await proposeCommand(ctx.raft, {
+      t: 'shard.failover.abort',
+      name: shard.name,
+      epoch,
+      reason,
+      atMs: ctx.clock.wallMs(),
+    });
+    throw new JobFailed(reason);
+  }
+
+  /** REPLICAOF NO ONE on `to`, until it reports role:master (read on the same connection). */
+  private async promote(ctx: JobContext, to: ShardNode, budgetMs: number): Promise<string | null> {
+    const deadline = ctx.clock.nowMs() + budgetMs;
+    let lastErr = 'no answer';
+    let rewriteConfig = this.prober.view(to.addr)?.info?.configFile !== '';
+    while (ctx.clock.nowMs() < deadline) {
+      ctx.assertLeader();
+      try {
+        const after = await this.o.adapter.reconfigure(refOf(to), null, {
+          rewriteConfig,
+          timeoutMs: REDIS_TIMEOUT_MS,
+        });
+        if (after.role === 'master') return null;
+        rewriteConfig = after.configFile !== '';
+        lastErr = 'still reports role:slave';
+      } catch (err) {
+        lastErr = (err as Error).message;
+      }
+      await ctx.sleep(10);
+    }
+    return `${to.addr} did not become master within ${budgetMs} ms: ${lastErr}`;
+  }
+
+  private async commitMaster(
+    ctx: JobContext,
+    shard: Shard,
+    epoch: number,
+    to: string,
+    kind: FailoverKind,
+    reason: string,
+  ): Promise<void> {
+    const r = await proposeCommand(ctx.raft, {
+      t: 'shard.master',
+      name: shard.name,
+      epoch,
+      master: to,
+      from: ctx.job.params.from as string | null,
+      kind,
+      jobId: ctx.job.id,
+      atMs: ctx.clock.wallMs(),
+      reason,
+    });
+    if (!r.ok) throw new JobFailed(`could not commit the new master: ${r.error}`);
+    ctx.log.warn({ shard: shard.name, epoch, master: to }, 'new master committed');
+  }
+
+  /** Point every other node at the new master, in parallel, bounded in time. */
+  private async repointOthers(ctx: JobContext, shard: Shard, master: string): Promise<string[]> {
+    const others = this.o.state.shards.get(shard.name)?.nodes.filter((n) => n.addr !== master) ?? [];
+    const failed: string[] = [];
+    await Promise.all(
+      others.map(async (n) => {
+        try {
+          const info = await this.o.adapter.info(refOf(n), REDIS_TIMEOUT_MS);
+          if (info.role === 'slave' && upstreamOf(info) === master) return;
+          await this.o.adapter.reconfigure(refOf(n), master, {
+            rewriteConfig: info.configFile !== '',
+            timeoutMs: REDIS_TIMEOUT_MS,
+          });
+        } catch (err) {
+          failed.push(`${n.addr} (${(err as Error).message})`);
+        }
+      }),
+    );
+    if (failed.length > 0)
+      ctx.log.warn(
+        { shard: shard.name, failed },
+        'some nodes could not be re-pointed yet; they will be when reachable',
+      );
+    return failed;
+  }
+
+  private async runFailover(ctx: JobContext) {
+    const shard = this.jobShard(ctx);
+    const epoch = ctx.job.params.epoch as number;
+    const to = ctx.job.params.to as string;
+    const kind = ctx.job.params.kind as FailoverKind;
+    if (shard.master === to && shard.epoch === epoch) {
+      await this.repointOthers(ctx, shard, to);
+      return { reason: `${to} is the master (epoch ${epoch})` };
+    }
+    if (!shard.pending || shard.pending.epoch !== epoch)
+      throw new JobFailed(`failover epoch ${epoch} of ${shard.name} was superseded`);
+    const node = findNode(shard, to);
+    if (!node) return this.abort(ctx, shard, epoch, `${to} is no longer a node of ${shard.name}`);
+    ctx.log.warn({ shard: shard.name, epoch, to }, 'promoting');
+    const err = await this.promote(ctx, node, Math.max(2000, shard.settings.downAfterMs));
+    if (err) return this.abort(ctx, shard, epoch, err);
+    await this.commitMaster(ctx, shard, epoch, to, kind, String(ctx.job.params.reason ?? kind));
+    await ctx.step('re-pointing the other nodes');
+    const failed = await this.repointOthers(ctx, shard, to);
+    return {
+      reason: `promoted ${to} (epoch ${epoch})${failed.length ? `; not yet re-pointed: ${failed.join(', ')}` : ''}`,
+      result: { epoch, master: to },
+    };
+  }
+
+  /**
+   * Planned switchover: pause writes on the master, wait until the target has the master's
+   * offset, demote the old master (REPLICAOF the target; its paused clients are killed and
+   * re-resolve), promote the target, commit, resume. Two masters never accept writes at once. The
+   * pause is bounded: if the target does not catch up in time, the switchover is rolled back.
+   * A new leader resuming it rolls forward once the old master was demoted, else rolls back.
+   */
+  private async runSwitchover(ctx: JobContext) {
+    const shard = this.jobShard(ctx);
+    const epoch = ctx.job.params.epoch as number;
+    const to = ctx.job.params.to as string;
+    const from = ctx.job.params.from as string;
+    if (shard.master === to && shard.epoch === epoch) {
+      await this.repointOthers(ctx, shard, to);
+      return { reason: `${to} is the master (epoch ${epoch})` };
+    }
+    if (!shard.pending || shard.pending.epoch !== epoch)
+      throw new JobFailed(`switchover epoch ${epoch} of ${shard.name} was superseded`);
+    const oldNode = findNode(shard, from);
+    const newNode = findNode(shard, to);
+    if (!oldNode || !newNode)
+      return this.abort(ctx, shard, epoch, 'a node of the switchover is no longer in the shard');
+    const pauseMs = shard.settings.switchoverPauseMs;
+    const unpauseOld = () => this.o.adapter.unpause(refOf(oldNode), REDIS_TIMEOUT_MS).catch(() => {});
+    const started = ctx.clock.nowMs();
+
+    if (ctx.job.step !== null && ctx.job.step !== 'started') {
+      const [m, t] = await Promise.all([
+        this.o.adapter.info(refOf(oldNode), REDIS_TIMEOUT_MS).catch(() => null),
+        this.o.adapter.info(refOf(newNode), REDIS_TIMEOUT_MS).catch(() => null),
+      ]);
+      const demoted = m?.role === 'slave' && upstreamOf(m) === to;
+      if (t?.role !== 'master' && !demoted) {
+        await unpauseOld();
+        return this.abort(
+          ctx,
+          shard,
+          epoch,
+          `switchover interrupted by a leader change before ${from} was demoted; rolled back`,
+        );
+      }
+      ctx.log.warn(
+        { shard: shard.name, epoch },
+        'resuming an interrupted switchover: the old master was demoted, finishing it',
+      );
+    } else {
+      await ctx.step(`pausing writes on ${from} for at most ${pauseMs} ms`);
+      try {
+        await this.o.adapter.pauseWrites(refOf(oldNode), pauseMs, REDIS_TIMEOUT_MS);
+      } catch (err) {
+        return this.abort(ctx, shard, epoch, `could not pause writes on ${from}: ${(err as Error).message}`);
+      }
+      // Catch up within half the pause, so demotion and promotion fit in the rest.
+      const catchUpDeadline = started + pauseMs / 2;
+      for (;;) {
+        const [m, t] = await Promise.all([
+          this.o.adapter.info(refOf(oldNode), REDIS_TIMEOUT_MS).catch(() => null),
+          this.o.adapter.info(refOf(newNode), REDIS_TIMEOUT_MS).catch(() => null),
+        ]);
+        if (m && t && t.role === 'slave' && upstreamOf(t) === from && t.masterLinkUp && t.offset >= m.offset)
+          break;
+        if (ctx.clock.nowMs() >= catchUpDeadline) {
+          await unpauseOld();
+          const detail = m && t ? `${m.offset - t.offset} bytes behind` : 'could not read both offsets';
+          return this.abort(
+            ctx,
+            shard,
+            epoch,
+            `${to} did not catch up with ${from} within ${Math.round(pauseMs / 2)} ms (${detail}); switchover rolled back, ${from} is still the master`,
+          );
+        }
+        await ctx.sleep(2);
+      }
+      ctx.assertLeader();
+      // Extend the pause so the rest happens while the old master is still paused.
+      await this.o.adapter.pauseWrites(refOf(oldNode), pauseMs, REDIS_TIMEOUT_MS).catch(() => {});
+      await ctx.step(`demoting ${from} and promoting ${to}`);
+      try {
+        const info = await this.o.adapter.info(refOf(oldNode), REDIS_TIMEOUT_MS);
+        await this.o.adapter.reconfigure(refOf(oldNode), to, {
+          rewriteConfig: info.configFile !== '',
+          timeoutMs: REDIS_TIMEOUT_MS,
+        });
+      } catch (err) {
+        await unpauseOld();
+        return this.abort(
+          ctx,
+          shard,
+          epoch,
+          `could not demote ${from}: ${(err as Error).message}; switchover rolled back`,
+        );
+      }
+    }
+    const err = await this.promote(ctx, newNode, Math.max(500, pauseMs / 4));
+    if (err) {
+      // Roll back: the old master has everything the target has; make it master again.
+      await this.o.adapter
+        .reconfigure(refOf(oldNode), null, { rewriteConfig: false, timeoutMs: REDIS_TIMEOUT_MS })
+        .catch(() => {});
+      await this.o.adapter
+        .reconfigure(refOf(newNode), from, { rewriteConfig: false, timeoutMs: REDIS_TIMEOUT_MS })
+        .catch(() => {});
+      await unpauseOld();
+      return this.abort(ctx, shard, epoch, `${err}; switchover rolled back, ${from} is the master again`);
+    }
+    await this.commitMaster(ctx, shard, epoch, to, 'switchover', 'switchover');
+    await unpauseOld();
+    const pausedMs = Math.round(ctx.clock.nowMs() - started);
+    await ctx.step('re-pointing the other nodes');
+    await this.repointOthers(ctx, shard, to);
+    return {
+      reason: `switched over from ${from} to ${to} (epoch ${epoch}); writes paused ${pausedMs} ms`,
+      result: { epoch, master: to, pausedMs },
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Registration of this daemon's own nodes, and their guard
+
+  private async registerOwnNodes(): Promise<void> {
+    if (this.registering || this.o.redis.length === 0) return;
+    const now = this.o.clock.nowMs();
+    if (now - this.lastRegisterAttemptMs < 1000) return;
+    const st = this.o.raft.status();
+    if (st.leader === 0 || st.memberRole === null) return;
+    const missing = this.o.redis.filter((r) => {
+      const shard = this.o.state.shards.get(r.shard);
+      const node = shard ? findNode(shard, r.addr) : undefined;
+      return (
+        !node ||
+        node.owner !== this.o.nodeId ||
+        node.role !== r.role ||
+        node.priority !== r.priority ||
+        node.username !== r.username ||
+        node.password !== r.password ||
+        (shard!.master === null && shard!.pending === null)
+      );
+    });
+    if (missing.length === 0) return;
+    this.registering = true;
+    this.lastRegisterAttemptMs = now;
+    try {
+      for (const r of missing) {
+        const body = { owner: this.o.nodeId, ...r, defaults: this.o.defaults };
+        const res = this.isLeader()
+          ? await this.register(body)
+          : await this.o.callLeader('shard.register', body);
+        if (res.status >= 300)
+          this.log.warn(
+            { shard: r.shard, addr: r.addr, status: res.status, body: res.body },
+            'registering a Redis node failed',
+          );
+        else this.log.info({ shard: r.shard, addr: r.addr }, 'registered Redis node');
+      }
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'could not register Redis nodes yet');
+    } finally {
+      this.registering = false;
+    }
+  }
+
+  /**
+   * Leader: register (or update) a node. A new shard's master is the node that reports
+   * role:master; any other node is made a replica of the committed master by reconciliation.
+   */
+  async register(body: unknown): Promise<{ status: number; body?: unknown }> {
+    const b = body as Partial<RedisConfig> & { owner?: number | null; defaults?: FailoverConfig };
+    if (typeof b?.shard !== 'string' || typeof b.addr !== 'string') {
+      return { status: 400, body: { error: { message: 'shard.register needs shard and addr' } } };
+    }
+    const node: ShardNode = {
+      addr: b.addr,
+      owner: typeof b.owner === 'number' ? b.owner : null,
+      role: b.role === 'observer' ? 'observer' : 'replica',
+      priority: typeof b.priority === 'number' ? b.priority : 100,
+      accessible: true,
+      ...(b.username ? { username: b.username } : {}),
+      ...(b.password ? { password: b.password } : {}),
+    };
+    const info = await this.o.adapter.info(refOf(node), REDIS_TIMEOUT_MS).catch(() => null);
+    let shard = this.o.state.shards.get(b.shard);
+    const at = this.o.clock.wallMs();
+    if (!shard) {
+      const master = info?.role === 'master' ? node.addr : null;
+      const r = await proposeCommand(this.o.raft, {
+        t: 'shard.create',
+        name: b.shard,
+        master,
+        nodes: [node],
+        settings: defaultSettings(b.defaults ?? this.o.defaults),
+        atMs: at,
+      });
+      if (!r.ok && !this.o.state.shards.has(b.shard))
+        return { status: 409, body: { error: { message: r.error } } };
+      this.log.warn({ shard: b.shard, master, epoch: 0 }, 'shard created');
+      shard = this.o.state.shards.get(b.shard)!;
+    }
+    const existing = findNode(shard, node.addr);
+    if (!existing || JSON.stringify(existing) !== JSON.stringify(node)) {
+      const r = await proposeCommand(this.o.raft, { t: 'shard.node.put', name: b.shard, node });
+      if (!r.ok) return { status: 409, body: { error: { message: r.error } } };
+    }
+    if (shard.master === null && shard.pending === null && info?.role === 'master') {
+      const r = await proposeCommand(this.o.raft, {
+        t: 'shard.master',
+        name: shard.name,
+        epoch: shard.lastEpoch + 1,
+        master: node.addr,
+        from: null,
+        kind: 'initial',
+        jobId: null,
+        atMs: at,
+        reason: `${node.addr} reports role:master`,
+      });
+      if (r.ok)
+        this.log.warn({ shard: shard.name, master: node.addr, epoch: shard.epoch }, 'master assigned');
+    }
+    return { status: 200, body: { shard: shard.name } };
+  }
+
+  /**
+   * A Redis beside this daemon came back empty after a restart while it was (or believes it is)
+   * the master: make it a replica of a replica at once, before any replica resyncs from its empty
+   * dataset. (A replica refuses to serve a sync while its own link is down, so nothing flows.)
+   * The leader then fails the shard over to the best replica.
+   */
+  private async guardEmptyRestart(addr: string, keysBefore: number, info: RedisInfo | null): Promise<void> {
+    if (info?.role !== 'master' || info.keys > 0 || keysBefore === 0) return;
+    for (const shard of this.o.state.shards.values()) {
+      const node = findNode(shard, addr);
+      if (!node || node.owner !== this.o.nodeId) continue;
+      const replicas = shard.nodes
+        .filter((n) => n.addr !== addr)
+        .map((n) => ({ n, v: this.prober.view(n.addr) }))
+        .filter((x) => x.v && !x.v.failing && x.v.info?.role === 'slave')
+        .sort((a, b) => (b.v!.info!.offset ?? 0) - (a.v!.info!.offset ?? 0));
+      const target = replicas[0]?.n.addr;
+      if (!target) {
+        this.log.error(
+          { shard: shard.name, node: addr },
+          'redis restarted empty and no replica is reachable to protect',
+        );
+        return;
+      }
+      this.log.error(
+        { shard: shard.name, node: addr, keys_before: keysBefore, replica_of: target },
+        'redis restarted empty while master: made it a replica so no replica resyncs from an empty dataset',
+      );
+      await this.o.adapter
+        .reconfigure(refOf(node), target, {
+          rewriteConfig: info.configFile !== '',
+          timeoutMs: REDIS_TIMEOUT_MS,
+        })
+        .catch((err: Error) =>
+          this.log.error({ node: addr, err: err.message }, 'could not demote the empty node'),
+        );
+      return;
+    }
+  }
+
+  /** For status: what this daemon sees of a node. */
+  nodeView(addr: string) {
+    const v = this.prober.view(addr);
+    if (!v) return null;
+    return {
+      failing: v.failing,
+      down_for_ms: Math.round(this.prober.downForMs(addr)),
+      error: v.error,
+      role: v.info?.role ?? null,
+      upstream: v.info ? upstreamOf(v.info) : null,
+      link_up: v.info?.masterLinkUp ?? null,
+      offset: v.info?.offset ?? null,
+      keys: v.info?.keys ?? null,
+    };
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * The prober runs on every daemon: it PINGs every Redis node of every shard and reads INFO, and
+ * keeps, per node, how long it has been failing. The leader counts these views (a master is down
+ * only when a majority of voting daemons saw it fail for down_after_ms).
+ *
+ * A stall of this daemon (event-loop lag, a clock jump, SIGSTOP of the daemon itself) is never
+ * counted as the node failing: when a probe round starts much later than scheduled, every down
+ * timer restarts.
+ */
+import type { Clock, TimerHandle } from '../util/clock.js';
+import type { Logger } from '../util/log.js';
+import { type RedisAdapter, type RedisInfo, type RedisRef, upstreamOf } from './redis.js';
+
+export interface ProbeTarget extends RedisRef {
+  /** The committed master: a report of role:slave from it counts as failing. */
+  expectMaster: boolean;
+}
+
+export interface NodeView {
+  addr: string;
+  /** Monotonic ms of the last good probe (or when probing began). */
+  lastOkMs: number;
+  failing: boolean;
+  error: string | null;
+  info: RedisInfo | null;
+  infoAtMs: number;
+  /** The previous run id seen, to notice restarts. */
+  runId: string | null;
+  restarts: number;
+  /** Keys the node had before its latest restart. */
+  keysBeforeRestart: number;
+}
+
+/** What a daemon tells the leader about one node. */
+export interface NodeReport {
+  addr: string;
+  failing: boolean;
+  /** How long it has been failing, as of the report (0 when healthy). */
+  downForMs: number;
+  error: string | null;
+  role: 'master' | 'slave' | null;
+  upstream: string | null;
+  linkUp: boolean;
+  offset: number;
+  runId: string | null;
+  keys: number;
+  infoAgeMs: number | null;
+}
+
+export interface ProbeReport {
+  nodes: NodeReport[];
+  /** This daemon stalled recently: its views are fresh only since then. */
+  stalledRecently: boolean;
+}
+
+export interface ProberOptions {
+  adapter: RedisAdapter;
+  clock: Clock;
+  logger: Logger;
+  /** Nodes to probe, re-read every round. */
+  targets: () => ProbeTarget[];
+  /** Round interval; each node gets a PING per round. */
+  probeIntervalMs: () => number;
+  /** INFO is read every this many ms per node (and on every round while a node is failing). */
+  infoIntervalMs: number;
+  /** A round that starts later than scheduled by more than this means this daemon stalled. */
+  stallThresholdMs: number;
+  /** Called when a node's INFO shows it restarted (run id changed). */
+  onRestart?: (view: NodeView, before: RedisInfo | null) => void;
+  /** Called after every round. */
+  onRound?: () => void;
+}
+
+export class Prober {
+  private views = new Map<string, NodeView>();
+  private inflight = new Set<string>();
+  private timer: TimerHandle | null = null;
+  private lastRoundMs = 0;
+  private lastStallMs = Number.NEGATIVE_INFINITY;
+  private stopped = false;
+  stalls = 0;
+
+  constructor(private readonly opts: ProberOptions) {}
+
+  start(): void {
+    this.lastRoundMs = this.opts.clock.nowMs();
+    this.schedule(0);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.timer?.cancel();
+  }
+
+  view(addr: string): NodeView | undefined {
+    return this.views.get(addr);
+  }
+
+  /** How long `addr` has been failing as seen from here (0 when healthy or unknown). */
+  downForMs(addr: string): number {
+    const v = this.views.get(addr);
+    if (!v?.failing) return 0;
+    return Math.max(0, this.opts.clock.nowMs() - v.lastOkMs);
+  }
+
+  report(): ProbeReport {
+    const now = this.opts.clock.nowMs();
+    const nodes: NodeReport[] = [];
+    for (const v of this.views.values()) {
+      nodes.push({
+        addr: v.addr,
+        failing: v.failing,
+        downForMs: v.failing ? Math.max(0, now - v.lastOkMs) : 0,
+        error: v.error,
+        role: v.info?.role ?? null,
+        upstream: v.info ? upstreamOf(v.info) : null,
+        linkUp: v.info?.masterLinkUp ?? false,
+        offset: v.info?.offset ?? 0,
+        runId: v.info?.runId ?? null,
+        keys: v.info?.keys ?? 0,
+        infoAgeMs: v.info ? now - v.infoAtMs : null,
+      });
+    }
+    return { nodes, stalledRecently: now - this.lastStallMs < 2 * this.opts.stallThresholdMs };
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = this.opts.clock.setTimeout(() => this.round(), delayMs);
+  }
+
+  private round(): void {
+    if (this.stopped) return;
+    const now = this.opts.clock.nowMs();
+    const interval = this.opts.probeIntervalMs();
+    const late = now - this.lastRoundMs - interval;
+    if (this.lastRoundMs > 0 && late > this.opts.stallThresholdMs) {
+      // We were not running: nothing we missed says anything about the nodes.
+      this.stalls++;
+      this.lastStallMs = now;
+      for (const v of this.views.values()) v.lastOkMs = Math.max(v.lastOkMs, now);
+      this.opts.logger.warn({ late_ms: Math.round(late) }, 'this daemon stalled; probe timers restarted');
+    }
+    this.lastRoundMs = now;
+    const targets = this.opts.targets();
+    const wanted = new Set(targets.map((t) => t.addr));
+    for (const addr of this.views.keys()) if (!wanted.has(addr)) this.views.delete(addr);
+    for (const t of targets) this.probe(t, now, interval);
+    this.opts.onRound?.();
+    this.schedule(interval);
+  }
+
+  private probe(t: ProbeTarget, now: number, interval: number): void {
+    let v = this.views.get(t.addr);
+    if (!v) {
+      v = {
+        addr: t.addr,
+        lastOkMs: now,
+        failing: false,
+        error: null,
+        info: null,
+        infoAtMs: 0,
+        runId: null,
+        restarts: 0,
+        keysBeforeRestart: 0,
+      };
+      this.views.set(t.addr, v);
+    }
+    if (this.inflight.has(t.addr)) {
+      // The previous probe is still out: once it has been out longer than a round, that is a failure.
+      if (now - v.lastOkMs > 2 * interval && !v.failing) {
+        v.failing = true;
+        v.error = 'no answer';
+      }
+      return;
+    }
+    const view = v;
+    const timeoutMs = Math.max(2 * interval, 100);
+    const wantInfo = view.failing || view.info === null || now - view.infoAtMs >= this.opts.infoIntervalMs;
+    this.inflight.add(t.addr);
+    const p = wantInfo
+      ? this.opts.adapter.info(t, timeoutMs).then((info) => this.noteInfo(view, info, t))
+      : this.opts.adapter.ping(t, timeoutMs);
+    p.then(
+      () => {
+        const bad = t.expectMaster && view.info?.role === 'slave';
+        if (bad) {
+          view.failing = true;
+          view.error = `reports role:slave (replicating ${upstreamOf(view.info!) ?? '?'})`;
+        } else {
+          view.lastOkMs = this.opts.clock.nowMs();
+          view.failing = false;
+          view.error = null;
+        }
+      },
+      (err: Error) => {
+        view.failing = true;
+        view.error = err.message;
+      },
+    ).finally(() => this.inflight.delete(t.addr));
+  }
+
+  private noteInfo(v: NodeView, info: RedisInfo, t: ProbeTarget): void {
+    const before = v.info;
+    v.info = info;
+    v.infoAtMs = this.opts.clock.nowMs();
+    if (v.runId !== null && info.runId !== '' && info.runId !== v.runId) {
+      v.restarts++;
+      v.keysBeforeRestart = before?.keys ?? 0;
+      this.opts.logger.info(
+        { addr: t.addr, keys_before: v.keysBeforeRestart, keys_now: info.keys },
+        'redis restarted',
+      );
+      this.opts.onRestart?.(v, before);
+    }
+    if (info.runId !== '') v.runId = info.runId;
+  }
+}

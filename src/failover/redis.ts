@@ -1,0 +1,134 @@
+/**
+ * How the failover code talks to Redis: an injected adapter, so the decisions can be tested with
+ * a model and the daemon uses ioredis. INFO parsing is pure and lives here too.
+ */
+
+/** A Redis server as the engine addresses it, with the credentials to use. */
+export interface RedisRef {
+  addr: string;
+  username?: string | undefined;
+  password?: string | undefined;
+}
+
+/** The INFO fields the engine uses. */
+export interface RedisInfo {
+  runId: string;
+  role: 'master' | 'slave';
+  /** Replicas: where they replicate from. */
+  masterHost: string | null;
+  masterPort: number | null;
+  masterLinkUp: boolean;
+  /** Seconds the link has been down (replicas), -1 when up or unknown. */
+  masterLinkDownSinceSeconds: number;
+  syncInProgress: boolean;
+  /** The replication offset: master_repl_offset on a master, slave_repl_offset on a replica. */
+  offset: number;
+  replId: string;
+  /** Replicas connected to a master, as it reports them. */
+  connectedReplicas: { host: string; port: number; state: string; offset: number }[];
+  /** Keys in all databases. */
+  keys: number;
+  loading: boolean;
+  /** Path of the config file, empty when the server was started without one. */
+  configFile: string;
+  uptimeSeconds: number;
+  /** min-replicas-to-write is met? (undefined when not reported) */
+  minSlavesGoodSlaves: number | null;
+}
+
+export class RedisCommandError extends Error {
+  constructor(
+    readonly addr: string,
+    message: string,
+  ) {
+    super(`${addr}: ${message}`);
+    this.name = 'RedisCommandError';
+  }
+}
+
+export interface RedisAdapter {
+  /** Resolves when the server answered PING acceptably (PONG, LOADING, MASTERDOWN); rejects otherwise. */
+  ping(node: RedisRef, timeoutMs: number): Promise<void>;
+  info(node: RedisRef, timeoutMs: number): Promise<RedisInfo>;
+  /**
+   * Change a server's role in one transaction, as Sentinel does: REPLICAOF (NO ONE or target),
+   * CONFIG REWRITE when it has a config file, CLIENT KILL TYPE normal and pubsub, so clients
+   * reconnect and re-resolve the master. Resolves with INFO read right after, on the same
+   * connection (which CLIENT KILL skips).
+   */
+  reconfigure(
+    node: RedisRef,
+    target: string | null,
+    opts: { rewriteConfig: boolean; timeoutMs: number },
+  ): Promise<RedisInfo>;
+  /** CLIENT PAUSE ms WRITE. */
+  pauseWrites(node: RedisRef, ms: number, timeoutMs: number): Promise<void>;
+  /** CLIENT UNPAUSE. */
+  unpause(node: RedisRef, timeoutMs: number): Promise<void>;
+  /** CONFIG SET name value ... */
+  configSet(node: RedisRef, params: Record<string, string>, timeoutMs: number): Promise<void>;
+  /** Drop cached connections to a server (it was removed, or its credentials changed). */
+  forget(addr: string): void;
+  close(): Promise<void>;
+}
+
+function num(v: string | undefined, dflt = 0): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : dflt;
+}
+
+/** Parse the text of INFO (any sections) into the fields the engine uses. */
+export function parseInfo(text: string): RedisInfo {
+  const f = new Map<string, string>();
+  let keys = 0;
+  const replicas: RedisInfo['connectedReplicas'] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const i = line.indexOf(':');
+    if (i < 0) continue;
+    const k = line.slice(0, i);
+    const v = line.slice(i + 1);
+    if (/^db\d+$/.test(k)) {
+      const m = /keys=(\d+)/.exec(v);
+      if (m) keys += Number(m[1]);
+      continue;
+    }
+    if (/^slave\d+$/.test(k)) {
+      const kv = new Map(v.split(',').map((p) => p.split('=') as [string, string]));
+      replicas.push({
+        host: kv.get('ip') ?? '',
+        port: num(kv.get('port')),
+        state: kv.get('state') ?? '',
+        offset: num(kv.get('offset')),
+      });
+      continue;
+    }
+    f.set(k, v);
+  }
+  const role = f.get('role') === 'slave' ? 'slave' : 'master';
+  const linkDown = num(f.get('master_link_down_since_seconds'), -1);
+  return {
+    runId: f.get('run_id') ?? '',
+    role,
+    masterHost: role === 'slave' ? (f.get('master_host') ?? null) : null,
+    masterPort: role === 'slave' ? num(f.get('master_port')) : null,
+    masterLinkUp: role === 'slave' && f.get('master_link_status') === 'up',
+    masterLinkDownSinceSeconds: linkDown,
+    syncInProgress: f.get('master_sync_in_progress') === '1',
+    offset: role === 'slave' ? num(f.get('slave_repl_offset')) : num(f.get('master_repl_offset')),
+    replId: f.get('master_replid') ?? '',
+    connectedReplicas: replicas,
+    keys,
+    loading: f.get('loading') === '1',
+    configFile: f.get('config_file') ?? '',
+    uptimeSeconds: num(f.get('uptime_in_seconds')),
+    minSlavesGoodSlaves: f.has('min_slaves_good_slaves') ? num(f.get('min_slaves_good_slaves')) : null,
+  };
+}
+
+/** "host:port" of where a replica replicates from, or null. */
+export function upstreamOf(info: RedisInfo): string | null {
+  return info.role === 'slave' && info.masterHost ? `${info.masterHost}:${info.masterPort}` : null;
+}
