@@ -7,6 +7,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { JobKind, JobRecord } from '../cluster/jobs-model.js';
 import { addressProblem } from '../config/address.js';
+import { shardName as shardNameCheck } from '../config/schema.js';
 import type { MemberRole } from '../raft/types.js';
 
 export interface AdminRequest {
@@ -94,11 +95,10 @@ const promoteBody = z.strictObject({
   role: z.enum(['voter', 'witness'], { error: 'must be voter or witness' }).default('voter'),
 });
 const transferBody = z.strictObject({ to: nodeId });
-const shardName = z
-  .string({ error: 'must be a shard name' })
-  .min(1)
-  .max(128)
-  .regex(/^[^\s\x00-\x1f]+$/, { error: 'must not contain spaces or control characters' });
+const shardName = z.string({ error: 'must be a shard name' }).superRefine((value, ctx) => {
+  const problem = shardNameCheck.problem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 const nodeRole = z.enum(['replica', 'observer'], { error: 'must be replica or observer' });
 const priority = z.number({ error: 'must be an integer >= 0' }).int().min(0).max(2_147_483_647);
 const positive = z.number({ error: 'must be a positive integer' }).int().positive().max(2_147_483_647);

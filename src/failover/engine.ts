@@ -15,7 +15,7 @@ import type { FailoverConfig, RedisConfig } from '../config/types.js';
 import { votersOf } from '../raft/membership.js';
 import type { RaftNode } from '../raft/node.js';
 import type { NodeId } from '../raft/types.js';
-import type { Clock, TimerHandle } from '../util/clock.js';
+import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import { type CandidateFacts, judgeDown, type ReceivedReport, rankCandidates } from './decide.js';
 import { type NodeReport, type ProbeReport, Prober, type ProbeTarget } from './prober.js';
