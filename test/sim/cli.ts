@@ -2,10 +2,11 @@
  * `npm run sim -- --seeds N [--from S] [--trace] [--jobs J]`: the deterministic simulation.
  * Prints one line per failing seed with the command that replays it, and a summary line:
  *   sim: seeds=N failed=F elections=E crashes=C partitions=P committed=K
- * Exits non-zero when any seed failed.
+ * Exits non-zero when any seed failed. Seeds run in forked workers (--jobs), each seed on its own.
  */
+import { fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { runSeed, type SeedResult } from './run.js';
 
@@ -18,11 +19,11 @@ function positiveInt(name: string, min: number) {
   };
 }
 
-async function workerMain(): Promise<void> {
-  const { seeds } = workerData as { seeds: number[] };
+/** A forked worker: runs the seeds it is given and sends each result to the parent. */
+async function workerMain(seeds: number[]): Promise<void> {
   for (const seed of seeds) {
     const r = await runSeed(seed);
-    parentPort!.postMessage({ ...r, trace: [] });
+    await new Promise<void>((resolve) => process.send!({ ...r, trace: [] }, () => resolve()));
   }
 }
 
@@ -64,8 +65,7 @@ async function main(): Promise<void> {
       Array.from({ length: jobs }, (_, j) => {
         const mine = seeds.filter((_, i) => i % jobs === j);
         return new Promise<void>((resolve, reject) => {
-          const w = new Worker(new URL(import.meta.url), {
-            workerData: { seeds: mine },
+          const w = fork(fileURLToPath(import.meta.url), ['--worker', mine.join(',')], {
             execArgv: ['--import', 'tsx'],
           });
           w.on('message', (r: SeedResult) => report(r));
@@ -90,14 +90,18 @@ async function main(): Promise<void> {
   process.exitCode = failed > 0 ? 1 : 0;
 }
 
-if (isMainThread) {
+const workerAt = process.argv.indexOf('--worker');
+if (workerAt < 0) {
   main().catch((err) => {
     console.error(err);
     process.exit(2);
   });
 } else {
-  workerMain().catch((err) => {
-    console.error(err);
-    process.exit(2);
-  });
+  workerMain((process.argv[workerAt + 1] ?? '').split(',').filter(Boolean).map(Number)).then(
+    () => process.exit(0),
+    (err) => {
+      console.error(err);
+      process.exit(2);
+    },
+  );
 }

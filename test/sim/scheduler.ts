@@ -33,7 +33,8 @@ export class Scheduler {
       const ev = this.pop();
       if (!ev) return false;
       if (ev.cancelled) continue;
-      this.now = ev.at;
+      // An overdue event (time was moved forward, as in a stall) runs late; time never goes back.
+      this.now = Math.max(this.now, ev.at);
       this.steps++;
       ev.fn();
       return true;

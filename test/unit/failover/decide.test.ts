@@ -1,0 +1,265 @@
+import { describe, expect, it } from 'vitest';
+import type { Shard, ShardNode } from '../../../src/cluster/shards.js';
+import { judgeDown, type ReceivedReport, rankCandidates } from '../../../src/failover/decide.js';
+import type { NodeReport } from '../../../src/failover/prober.js';
+import { parseInfo, type RedisInfo } from '../../../src/failover/redis.js';
+
+const M = '10.0.0.1:6379';
+
+function report(from: number, receivedAtMs: number, failing: boolean, downForMs: number): ReceivedReport {
+  const n: NodeReport = {
+    addr: M,
+    failing,
+    downForMs,
+    error: failing ? 'timeout' : null,
+    role: failing ? null : 'master',
+    upstream: null,
+    linkUp: false,
+    offset: 0,
+    runId: 'r',
+    keys: 1,
+    infoAgeMs: 0,
+  };
+  return { from, receivedAtMs, stalledRecently: false, nodes: new Map([[M, n]]) };
+}
+
+describe('judgeDown: a master is down only when a majority of voting daemons saw it fail for down_after_ms', () => {
+  const base = { addr: M, voters: [1, 2, 3], self: 1, nowMs: 10_000, downAfterMs: 1000, maxReportAgeMs: 300 };
+
+  it('the leader alone seeing it fail is not enough (no failover on one vantage point)', () => {
+    const reports = new Map([
+      [2, report(2, 9_990, false, 0)],
+      [3, report(3, 9_990, false, 0)],
+    ]);
+    const v = judgeDown({ ...base, selfDownForMs: 5000, reports });
+    expect(v.down).toBe(false);
+    expect(v.votes).toEqual([1]);
+    expect(v.sawUp).toEqual([2, 3]);
+    expect(v.needed).toBe(2);
+  });
+
+  it('two of three voters that saw it fail long enough make it down', () => {
+    const reports = new Map([
+      [2, report(2, 9_990, true, 1200)],
+      [3, report(3, 9_990, false, 0)],
+    ]);
+    expect(judgeDown({ ...base, selfDownForMs: 1000, reports }).down).toBe(true);
+  });
+
+  it('not yet down_after_ms: no', () => {
+    const reports = new Map([[2, report(2, 9_990, true, 500)]]);
+    expect(judgeDown({ ...base, selfDownForMs: 999, reports }).down).toBe(false);
+  });
+
+  it("a report's age counts towards how long the node has been failing", () => {
+    // Said "failing for 900 ms" 150 ms ago: 1050 ms now.
+    const reports = new Map([[2, report(2, 9_850, true, 900)]]);
+    expect(judgeDown({ ...base, selfDownForMs: 1000, reports }).down).toBe(true);
+  });
+
+  it('stale reports do not count, either way', () => {
+    const reports = new Map([[2, report(2, 9_000, true, 5000)]]);
+    const v = judgeDown({ ...base, selfDownForMs: 5000, reports });
+    expect(v.down).toBe(false);
+    expect(v.votes).toEqual([1]);
+  });
+
+  it('a deciding daemon that is not a voter does not vote', () => {
+    const reports = new Map([[2, report(2, 9_990, true, 2000)]]);
+    const v = judgeDown({ ...base, self: 9, voters: [1, 2, 3], selfDownForMs: null, reports });
+    expect(v.votes).toEqual([2]);
+    expect(v.down).toBe(false);
+  });
+
+  it('with five voters three are needed', () => {
+    const reports = new Map([
+      [2, report(2, 9_990, true, 1500)],
+      [3, report(3, 9_990, true, 1500)],
+    ]);
+    const five = { ...base, voters: [1, 2, 3, 4, 5] };
+    expect(judgeDown({ ...five, selfDownForMs: 0, reports }).down).toBe(false);
+    expect(judgeDown({ ...five, selfDownForMs: 1500, reports }).down).toBe(true);
+  });
+});
+
+function info(overrides: Partial<RedisInfo>): RedisInfo {
+  return {
+    runId: 'x',
+    role: 'slave',
+    masterHost: '10.0.0.1',
+    masterPort: 6379,
+    masterLinkUp: false,
+    masterLinkDownSinceSeconds: 1,
+    syncInProgress: false,
+    offset: 1000,
+    replId: 'a',
+    connectedReplicas: [],
+    keys: 10,
+    loading: false,
+    configFile: '',
+    uptimeSeconds: 100,
+    minSlavesGoodSlaves: null,
+    ...overrides,
+  };
+}
+
+function shard(nodes: ShardNode[], maxLagBytes = 1_000_000): Shard {
+  return {
+    name: 'mymaster',
+    epoch: 3,
+    lastEpoch: 3,
+    master: M,
+    nodes,
+    settings: {
+      downAfterMs: 1000,
+      leaseMs: 1000,
+      maxLagBytes,
+      switchoverPauseMs: 2000,
+      failoverTimeoutMs: 180000,
+      quorum: 2,
+      parallelSyncs: 1,
+      minReplicasToWrite: 0,
+      minReplicasMaxLagSeconds: 10,
+    },
+    pending: null,
+    lastAbortAtMs: null,
+    history: [],
+    createdAtMs: 0,
+  };
+}
+
+function node(addr: string, o: Partial<ShardNode> = {}): ShardNode {
+  return { addr, owner: 1, role: 'replica', priority: 100, accessible: true, ...o };
+}
+
+describe('rankCandidates: which replica is promoted', () => {
+  const a = node('10.0.0.2:6379');
+  const b = node('10.0.0.3:6379');
+  const c = node('10.0.0.4:6379');
+
+  it('orders by priority, then offset, then run id', () => {
+    const s = shard([node(M), a, b, c]);
+    const r = rankCandidates({
+      shard: s,
+      facts: [
+        { node: a, info: info({ offset: 500, runId: 'b' }) },
+        { node: b, info: info({ offset: 900, runId: 'z' }) },
+        { node: { ...c, priority: 10 }, info: info({ offset: 100, runId: 'a' }) },
+      ],
+      masterLastOffset: 900,
+      masterDownForMs: 1000,
+      force: false,
+    });
+    expect(r.ranked.map((x) => x.addr)).toEqual([c.addr, b.addr, a.addr]);
+  });
+
+  it('never promotes observers or priority-0 nodes, even when they are the most advanced', () => {
+    const s = shard([node(M), a, b]);
+    const r = rankCandidates({
+      shard: s,
+      facts: [
+        { node: { ...a, role: 'observer' }, info: info({ offset: 5000 }) },
+        { node: { ...b, priority: 0 }, info: info({ offset: 5000 }) },
+      ],
+      masterLastOffset: 0,
+      masterDownForMs: 1000,
+      force: true,
+    });
+    expect(r.ranked).toEqual([]);
+    expect(r.rejected.map((x) => x.reason)).toEqual([
+      'observer (never promoted)',
+      'priority 0 (never promoted)',
+    ]);
+  });
+
+  it('excludes unreachable nodes, nodes replicating elsewhere, unsynced nodes and laggards', () => {
+    const d = node('10.0.0.5:6379');
+    const s = shard([node(M), a, b, c, d], 100);
+    const r = rankCandidates({
+      shard: s,
+      facts: [
+        { node: a, info: null },
+        { node: b, info: info({ masterHost: '10.9.9.9', offset: 2000 }) },
+        { node: c, info: info({ syncInProgress: true, offset: 0 }) },
+        { node: d, info: info({ offset: 1000 }) },
+      ],
+      masterLastOffset: 1200,
+      masterDownForMs: 1000,
+      force: false,
+    });
+    expect(r.ranked).toEqual([]);
+    const reasons = Object.fromEntries(r.rejected.map((x) => [x.addr, x.reason]));
+    expect(reasons[a.addr]).toBe('not reachable');
+    expect(reasons[b.addr]).toMatch(/replicates 10\.9\.9\.9:6379/);
+    expect(reasons[c.addr]).toMatch(/not completed a sync/);
+    expect(reasons[d.addr]).toMatch(/lags 200 bytes/);
+  });
+
+  it('excludes a replica whose link went down long before the master failed', () => {
+    const s = shard([node(M), a]);
+    const r = rankCandidates({
+      shard: s,
+      facts: [{ node: a, info: info({ masterLinkDownSinceSeconds: 3600 }) }],
+      masterLastOffset: 0,
+      masterDownForMs: 2000,
+      force: false,
+    });
+    expect(r.ranked).toEqual([]);
+    expect(r.rejected[0]!.reason).toMatch(/link to the master has been down for 3600 s/);
+  });
+
+  it('force skips the lag and link checks but not the role checks', () => {
+    const s = shard([node(M), a], 10);
+    const r = rankCandidates({
+      shard: s,
+      facts: [{ node: a, info: info({ offset: 1, masterLinkDownSinceSeconds: 3600 }) }],
+      masterLastOffset: 10_000,
+      masterDownForMs: 1000,
+      force: true,
+    });
+    expect(r.ranked.map((x) => x.addr)).toEqual([a.addr]);
+  });
+});
+
+describe('parseInfo', () => {
+  it('reads the fields of a replica and a master', () => {
+    const replica = parseInfo(
+      [
+        '# Server',
+        'run_id:abc',
+        'config_file:/etc/redis/redis.conf',
+        'uptime_in_seconds:42',
+        '# Replication',
+        'role:slave',
+        'master_host:127.0.0.1',
+        'master_port:6380',
+        'master_link_status:up',
+        'master_sync_in_progress:0',
+        'slave_repl_offset:12345',
+        'master_replid:deadbeef',
+        '# Keyspace',
+        'db0:keys=3,expires=0,avg_ttl=0',
+        'db2:keys=4,expires=0,avg_ttl=0',
+      ].join('\r\n'),
+    );
+    expect(replica).toMatchObject({
+      runId: 'abc',
+      role: 'slave',
+      masterHost: '127.0.0.1',
+      masterPort: 6380,
+      masterLinkUp: true,
+      offset: 12345,
+      keys: 7,
+      configFile: '/etc/redis/redis.conf',
+    });
+    const master = parseInfo(
+      'role:master\r\nconnected_slaves:1\r\nslave0:ip=127.0.0.1,port=6381,state=online,offset=99,lag=0\r\nmaster_repl_offset:100\r\n',
+    );
+    expect(master.role).toBe('master');
+    expect(master.offset).toBe(100);
+    expect(master.masterHost).toBeNull();
+    expect(master.connectedReplicas).toEqual([
+      { host: '127.0.0.1', port: 6381, state: 'online', offset: 99 },
+    ]);
+  });
+});

@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import { Prober, type ProbeTarget } from '../../../src/failover/prober.js';
+import {
+  parseInfo,
+  type RedisAdapter,
+  RedisCommandError,
+  type RedisInfo,
+} from '../../../src/failover/redis.js';
+import { silentLogger } from '../../../src/util/log.js';
+import { Scheduler } from '../../sim/scheduler.js';
+
+/** A Redis model for the prober: up/down, its role, its run id and key count. */
+class FakeRedis {
+  up = true;
+  role: 'master' | 'slave' = 'master';
+  runId = 'run-1';
+  keys = 5;
+  info(): RedisInfo {
+    return parseInfo(
+      `run_id:${this.runId}\nrole:${this.role}\nmaster_host:10.0.0.9\nmaster_port:1\ndb0:keys=${this.keys},expires=0`,
+    );
+  }
+}
+
+function adapterFor(redis: FakeRedis): RedisAdapter {
+  const fail = () => Promise.reject(new RedisCommandError('x', 'connection refused'));
+  return {
+    ping: () => (redis.up ? Promise.resolve() : fail()),
+    info: () => (redis.up ? Promise.resolve(redis.info()) : fail()),
+    reconfigure: () => Promise.resolve(redis.info()),
+    pauseWrites: () => Promise.resolve(),
+    unpause: () => Promise.resolve(),
+    configSet: () => Promise.resolve(),
+    forget: () => {},
+    close: () => Promise.resolve(),
+  };
+}
+
+async function run(s: Scheduler, ms: number): Promise<void> {
+  const end = s.now + ms;
+  while (s.now < end) {
+    s.runUntil(Math.min(end, s.now + 5));
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+function setup(target: Partial<ProbeTarget> = {}) {
+  const s = new Scheduler();
+  const redis = new FakeRedis();
+  const restarts: number[] = [];
+  const prober = new Prober({
+    adapter: adapterFor(redis),
+    clock: s.clockFor(() => true),
+    logger: silentLogger,
+    targets: () => [{ addr: 'r:1', expectMaster: false, ...target }],
+    probeIntervalMs: () => 20,
+    infoIntervalMs: 100,
+    stallThresholdMs: 200,
+    onRestart: (v) => restarts.push(v.keysBeforeRestart),
+  });
+  prober.start();
+  return { s, redis, prober, restarts };
+}
+
+describe('Prober', () => {
+  it('measures how long a node has been failing, and resets when it answers again', async () => {
+    const { s, redis, prober } = setup();
+    await run(s, 200);
+    expect(prober.downForMs('r:1')).toBe(0);
+    redis.up = false;
+    await run(s, 500);
+    const down = prober.downForMs('r:1');
+    expect(down).toBeGreaterThanOrEqual(480);
+    expect(down).toBeLessThanOrEqual(520);
+    expect(prober.report().nodes[0]).toMatchObject({ addr: 'r:1', failing: true });
+    redis.up = true;
+    await run(s, 60);
+    expect(prober.downForMs('r:1')).toBe(0);
+  });
+
+  it('a stall of this daemon does not count as the node failing', async () => {
+    const { s, redis, prober } = setup();
+    await run(s, 100);
+    redis.up = false;
+    await run(s, 100);
+    // The process stops running for 3 s (SIGSTOP, a long GC, a clock jump): no probe rounds.
+    s.now += 3000;
+    await run(s, 30);
+    expect(prober.downForMs('r:1')).toBeLessThan(100);
+    expect(prober.stalls).toBe(1);
+    expect(prober.report().stalledRecently).toBe(true);
+    // A node that stays down is counted again from the stall on.
+    await run(s, 400);
+    expect(prober.downForMs('r:1')).toBeGreaterThanOrEqual(380);
+  });
+
+  it('the committed master reporting role:slave counts as failing', async () => {
+    const { s, redis, prober } = setup({ expectMaster: true });
+    await run(s, 150);
+    expect(prober.downForMs('r:1')).toBe(0);
+    redis.role = 'slave';
+    await run(s, 400);
+    expect(prober.downForMs('r:1')).toBeGreaterThan(250);
+    expect(prober.view('r:1')!.error).toMatch(/role:slave/);
+  });
+
+  it('notices a restart (new run id) and remembers how many keys the node had', async () => {
+    const { s, redis, restarts } = setup();
+    await run(s, 150);
+    redis.up = false;
+    await run(s, 60);
+    redis.runId = 'run-2';
+    redis.keys = 0;
+    redis.up = true;
+    await run(s, 60);
+    expect(restarts).toEqual([5]);
+  });
+});
