@@ -47,7 +47,12 @@ export type ShardOp =
       settings: Record<string, number>;
     }
   | { op: 'remove'; name: string }
-  | { op: 'set'; name: string; settings: Record<string, number> }
+  | {
+      op: 'set';
+      name: string;
+      settings: Record<string, number>;
+      auth?: { username?: string; password?: string };
+    }
   | {
       op: 'node.add';
       name: string;
@@ -244,12 +249,21 @@ export class AdminApi {
         accepted(await backend.changeShards({ op: 'remove', name: p.name! })),
       ),
       route('PATCH', '/v1/shards/{name}', true, async (req, p) => {
-        const b = parseBody(z.strictObject({ settings: settingsBody }), req.body);
+        const b = parseBody(
+          z.strictObject({
+            settings: settingsBody.default({}),
+            auth: z
+              .strictObject({ username: z.string().min(1).optional(), password: z.string().optional() })
+              .optional(),
+          }),
+          req.body,
+        );
         return accepted(
           await backend.changeShards({
             op: 'set',
             name: p.name!,
             settings: b.settings as Record<string, number>,
+            ...(b.auth ? { auth: b.auth } : {}),
           }),
         );
       }),

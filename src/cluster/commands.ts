@@ -89,6 +89,7 @@ const command = z.discriminatedUnion('t', [
     sentinel: z.string(),
     admin: z.string(),
     version: z.string(),
+    runId: z.string().optional(),
   }),
   z.object({ t: z.literal('job.create'), job: jobRecord }),
   z.object({

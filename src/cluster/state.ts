@@ -21,6 +21,8 @@ export interface MemberInfo {
   admin: string;
   /** Software version the member runs. */
   version: string;
+  /** Its Sentinel id (40 hex digits), reported as runid to Sentinel clients. */
+  runId?: string;
 }
 
 /** How many finished jobs are kept (oldest dropped first). */
@@ -135,7 +137,12 @@ export class ClusterState implements StateMachine {
         if (!this.membership.members.some((m) => m.id === cmd.id)) {
           return { ok: false, error: `node ${cmd.id} is not a member` };
         }
-        this.memberInfo.set(cmd.id, { sentinel: cmd.sentinel, admin: cmd.admin, version: cmd.version });
+        this.memberInfo.set(cmd.id, {
+          sentinel: cmd.sentinel,
+          admin: cmd.admin,
+          version: cmd.version,
+          ...(cmd.runId ? { runId: cmd.runId } : {}),
+        });
         this.emit({ type: 'member-info', id: cmd.id });
         return { ok: true };
       }

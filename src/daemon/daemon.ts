@@ -28,15 +28,22 @@ import type { RedisAdapter } from '../failover/redis.js';
 import { ClusterCallError, ClusterClient } from '../raft/grpc/cluster.js';
 import { type ClusterCallMeta, type ClusterReply, GrpcServer } from '../raft/grpc/server.js';
 import { GrpcRaftTransport } from '../raft/grpc/transport.js';
-import { encodeConfigRecord, findMember, isVotingRole } from '../raft/membership.js';
+import { encodeConfigRecord, findMember, isVotingRole, votersOf } from '../raft/membership.js';
 import { RaftNode } from '../raft/node.js';
+import { majority } from '../raft/quorum.js';
 import { FileStorage } from '../raft/storage/file-storage.js';
 import type { RecoveredState } from '../raft/storage/types.js';
 import { type Entry, type MemberRole, type NodeId, RaftError } from '../raft/types.js';
+import { infoCommandSpec } from '../sentinel/commands-generic.js';
+import { eventsOfShardChange, LocalEvents, sentinelDetails } from '../sentinel/events.js';
+import { SentinelCommands } from '../sentinel/sentinel-commands.js';
+import { SentinelServer } from '../sentinel/server.js';
 import { type Clock, systemClock, type TimerHandle } from '../util/clock.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { systemRandom } from '../util/random.js';
 import { VERSION } from '../util/version.js';
+import { DaemonSentinelBackend } from './sentinel-backend.js';
+import { loadOrCreateSentinelId } from './sentinel-id.js';
 
 /** The daemon cannot start: the message says why and what to do. */
 export class StartupError extends Error {
@@ -60,6 +67,7 @@ export interface ListeningPorts {
   raft: number;
   admin: number;
   metrics: number | null;
+  sentinel: number;
 }
 
 /** A listen address made dialable: a wildcard host is replaced by `fallbackHost`. */
@@ -73,7 +81,7 @@ export class Daemon implements AdminBackend {
   readonly log: Logger;
   readonly state = new ClusterState();
   raft!: RaftNode;
-  ports: ListeningPorts = { raft: 0, admin: 0, metrics: null };
+  ports: ListeningPorts = { raft: 0, admin: 0, metrics: null, sentinel: 0 };
   /** Resolves with the exit code once the daemon has stopped (by request, removal, or failure). */
   readonly stopped: Promise<number>;
 
@@ -90,6 +98,9 @@ export class Daemon implements AdminBackend {
   private metrics!: DaemonMetrics;
   private adapter!: RedisAdapter;
   engine!: FailoverEngine;
+  private sentinel!: SentinelServer;
+  private localEvents: LocalEvents | null = null;
+  sentinelId = '';
   private timers: TimerHandle[] = [];
   private stopping: Promise<void> | null = null;
   private lastLeader = 0;
@@ -180,10 +191,13 @@ export class Daemon implements AdminBackend {
       defaults: c.failover,
       redis: c.redis,
       callLeader: (method, body) => this.forwardCluster(method, body, 0),
+      onRound: () => this.localEvents?.round(this.state.shards.values()),
+      reachableMembers: () => this.reachableMembers(),
     });
     this.watchRaft();
     this.registerClusterMethods();
     this.ports.raft = await this.grpcServer.start();
+    await this.startSentinelPort();
 
     this.api = new AdminApi(this, c.admin.token);
     this.http = new AdminHttpServer({
@@ -428,6 +442,20 @@ export class Daemon implements AdminBackend {
       };
     });
     s.registerCluster('probe.report', async (body) => this.engine.receiveReport(body));
+    s.registerCluster('sentinel.failover', async (body, meta) => {
+      if (!this.isLeader()) return this.forwardCluster('sentinel.failover', body, meta.hops);
+      const name = (body as { name?: unknown })?.name;
+      if (typeof name !== 'string')
+        return { status: 400, body: { error: { message: 'sentinel.failover needs name' } } };
+      try {
+        return { status: 202, body: { job: await this.engine.requestSentinelFailover(name) } };
+      } catch (err) {
+        if (err instanceof FailoverRefused) {
+          return { status: err.status, body: { error: { code: err.code, message: err.message } } };
+        }
+        throw err;
+      }
+    });
     s.registerCluster('shard.register', async (body, meta) => {
       if (!this.isLeader()) return this.forwardCluster('shard.register', body, meta.hops);
       return this.engine.register(body);
@@ -709,11 +737,27 @@ export class Daemon implements AdminBackend {
           break;
         case 'set':
           if (!shard) throw new AdminError(404, 'unknown_shard', `no shard ${op.name}`);
-          result = await proposeCommand(this.raft, {
-            t: 'shard.settings',
-            name: op.name,
-            settings: settingsOf(op.settings),
-          });
+          if (Object.keys(op.settings).length > 0) {
+            result = await proposeCommand(this.raft, {
+              t: 'shard.settings',
+              name: op.name,
+              settings: settingsOf(op.settings),
+            });
+          }
+          if (result.ok && op.auth) {
+            // The credentials of every node of the shard (Sentinel's auth-pass/auth-user).
+            for (const n of shard.nodes) {
+              const { username: _u, password: _p, ...rest } = n;
+              const node = {
+                ...rest,
+                ...(op.auth.username ? { username: op.auth.username } : {}),
+                ...(op.auth.password ? { password: op.auth.password } : {}),
+              };
+              result = await proposeCommand(this.raft, { t: 'shard.node.put', name: op.name, node });
+              if (!result.ok) break;
+              this.adapter.forget(n.addr);
+            }
+          }
           description = `settings of ${op.name} changed`;
           break;
         case 'node.add': {
@@ -752,7 +796,8 @@ export class Daemon implements AdminBackend {
     const job: JobRecord = {
       id: randomUUID(),
       kind: 'shard.change',
-      params: { shard: op.name, ...op },
+      // Credentials never go into a job record: jobs are visible to anyone reading the API.
+      params: { shard: op.name, ...op, ...('auth' in op && op.auth ? { auth: '[redacted]' } : {}) },
       state: 'succeeded',
       reason,
       step: 'done',
@@ -831,6 +876,112 @@ export class Daemon implements AdminBackend {
   // -------------------------------------------------------------------------------------------
   // Background duties
 
+  /** The Redis Sentinel protocol port: commands, INFO, and the events of every applied change. */
+  private async startSentinelPort(): Promise<void> {
+    const c = this.config;
+    this.sentinelId = await loadOrCreateSentinelId(c.dataDir);
+    const { host, port } = parseAddress(c.sentinel.listen);
+    this.sentinel = new SentinelServer({
+      host,
+      port,
+      logger: this.log,
+      ...(c.sentinel.requirepass ? { requirepass: c.sentinel.requirepass } : {}),
+      genericCommands: {
+        shutdown: () => {
+          void this.stop('SHUTDOWN on the Sentinel port');
+          return undefined;
+        },
+      },
+    });
+    const publish = (channel: string, message: string) => {
+      this.sentinel.publish(channel, message);
+    };
+    const backend = new DaemonSentinelBackend({
+      myId: this.sentinelId,
+      nodeId: this.nodeId,
+      raft: this.raft,
+      state: this.state,
+      engine: this.engine,
+      clock: this.clock,
+      api: () => this.api,
+      adminToken: c.admin.token,
+      peerConnected: (id) => this.peerReachable(id),
+      failover: (name) =>
+        this.isLeader()
+          ? this.engine.requestSentinelFailover(name).then(
+              (job) => ({ status: 202, body: { job } }),
+              (err) =>
+                err instanceof FailoverRefused
+                  ? { status: err.status, body: { error: { code: err.code, message: err.message } } }
+                  : Promise.reject(err),
+            )
+          : this.forwardCluster('sentinel.failover', { name }, 0),
+      publish,
+    });
+    const commands = new SentinelCommands(backend);
+    commands.register(this.sentinel);
+    this.sentinel.register(
+      infoCommandSpec(this.sentinel, {
+        sections: [commands.infoSection()],
+        serverFields: () => ({
+          run_id: this.sentinelId,
+          config_file: c.file ?? '',
+          raftinel_version: VERSION,
+        }),
+      }),
+    );
+    this.localEvents = new LocalEvents(publish, (addr) => backend.seen(addr));
+    this.state.onChange((change) => {
+      if (change.type === 'shard') {
+        const voters = votersOf(this.raft.status().membership).length;
+        for (const [channel, message] of eventsOfShardChange(change.event, majority(voters)))
+          publish(channel, message);
+      } else if (change.type === 'member-info') {
+        const info = this.state.memberInfo.get(change.id);
+        if (!info?.runId || change.id === this.nodeId) return;
+        for (const s of this.state.shards.values()) {
+          publish(
+            '+sentinel',
+            sentinelDetails(info.runId ?? String(change.id), info.sentinel, s.name, s.master),
+          );
+        }
+      }
+    });
+    const bound = await this.sentinel.listen();
+    this.ports.sentinel = bound.port;
+  }
+
+  /** Leader: members that acknowledged it within an election timeout (itself included). */
+  private reachableMembers(): NodeId[] {
+    const st = this.raft.status();
+    if (st.role !== 'leader') return [];
+    const within = this.config.raft.electionTimeoutMs;
+    return [
+      this.nodeId,
+      ...st.progress
+        .filter((p) => p.ticksSinceAck !== null && p.ticksSinceAck * this.raft.tickMs < within)
+        .map((p) => p.id),
+    ];
+  }
+
+  /** Can this daemon (or, on a follower, its leader) reach member `id`? */
+  private peerReachable(id: NodeId): boolean {
+    const st = this.raft.status();
+    if (st.role === 'leader') return this.reachableMembers().includes(id);
+    if (!this.raft.lease().valid) return false;
+    if (id === st.leader) return true;
+    return this.engine.leaderReachable(2 * this.config.raft.electionTimeoutMs)?.has(id) ?? false;
+  }
+
+  private sentinelAddr(): string {
+    const host = parseAddress(this.config.raft.advertise).host;
+    return dialable(
+      this.config.sentinel.advertise,
+      this.ports.sentinel || parseAddress(this.config.sentinel.advertise).port,
+      host,
+    );
+  }
+
   private raftAddr(): string {
     return this.config.raft.advertise;
   }
@@ -848,9 +999,20 @@ export class Daemon implements AdminBackend {
   private async reconcileMemberInfo(): Promise<void> {
     const st = this.raft.status();
     if (st.leader === 0 || !findMember(st.membership, this.nodeId)) return;
-    const want = { sentinel: this.config.sentinel.advertise, admin: this.adminAddr(), version: VERSION };
+    const want = {
+      sentinel: this.sentinelAddr(),
+      admin: this.adminAddr(),
+      version: VERSION,
+      runId: this.sentinelId,
+    };
     const have = this.state.memberInfo.get(this.nodeId);
-    if (have && have.sentinel === want.sentinel && have.admin === want.admin && have.version === want.version)
+    if (
+      have &&
+      have.sentinel === want.sentinel &&
+      have.admin === want.admin &&
+      have.version === want.version &&
+      have.runId === want.runId
+    )
       return;
     const body = { id: this.nodeId, ...want };
     try {
@@ -953,6 +1115,7 @@ export class Daemon implements AdminBackend {
     this.raft?.stop('daemon stopping');
     await this.runner?.idle();
     await Promise.allSettled([
+      this.sentinel?.close(),
       this.http?.stop(),
       this.metricsHttp?.stop(),
       this.grpcServer?.stop(),

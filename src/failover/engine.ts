@@ -44,6 +44,10 @@ export interface EngineOptions {
   redis: RedisConfig[];
   /** Send a cluster call to the current leader (throws when there is none). */
   callLeader: (method: string, body: unknown) => Promise<{ status: number; body?: unknown }>;
+  /** Called after every probe round (Sentinel events from this daemon's view). */
+  onRound?: () => void;
+  /** Leader: the members it currently hears from (sent back with each report, for followers' views). */
+  reachableMembers?: () => NodeId[];
 }
 
 /** Per-shard defaults for a new shard, from the registering daemon's [failover] section. */
@@ -71,6 +75,8 @@ export class FailoverEngine {
   readonly prober: Prober;
   private reports = new Map<NodeId, ReceivedReport>();
   private reporting = false;
+  /** The leader's last answer: which members it hears from, and when we got it. */
+  private leaderView: { reachable: Set<NodeId>; atMs: number } | null = null;
   private registering = false;
   private lastRegisterAttemptMs = 0;
   private lastFix = new Map<string, number>();
@@ -129,6 +135,7 @@ export class FailoverEngine {
 
   private afterRound(): void {
     if (this.stopped) return;
+    this.o.onRound?.();
     if (this.isLeader()) {
       this.decide();
     } else {
@@ -145,7 +152,17 @@ export class FailoverEngine {
     if (this.reporting || st.leader === 0 || st.memberRole === null) return;
     this.reporting = true;
     try {
-      await this.o.callLeader('probe.report', { from: this.o.nodeId, report: this.prober.report() });
+      const r = await this.o.callLeader('probe.report', {
+        from: this.o.nodeId,
+        report: this.prober.report(),
+      });
+      const reachable = (r.body as { reachable?: unknown } | undefined)?.reachable;
+      if (Array.isArray(reachable)) {
+        this.leaderView = {
+          reachable: new Set(reachable.filter((x): x is number => typeof x === 'number')),
+          atMs: this.o.clock.nowMs(),
+        };
+      }
     } catch {
       // The leader is unreachable or changing: the next round reports again.
     } finally {
@@ -171,7 +188,13 @@ export class FailoverEngine {
       nodes,
     });
     if (this.isLeader()) this.decide();
-    return { status: 200, body: {} };
+    return { status: 200, body: { reachable: this.o.reachableMembers?.() ?? [] } };
+  }
+
+  /** Follower: members the leader heard from recently, as of its last answer (null when stale). */
+  leaderReachable(maxAgeMs: number): Set<NodeId> | null {
+    if (!this.leaderView || this.o.clock.nowMs() - this.leaderView.atMs > maxAgeMs) return null;
+    return this.leaderView.reachable;
   }
 
   /** The latest view each voting daemon reported (for status and Sentinel flags). */
@@ -384,6 +407,24 @@ export class FailoverEngine {
       throw new FailoverRefused(409, 'no_candidate', `no replica of ${name} can take over: ${why}`);
     }
     return this.beginFailover(shard, 'switchover', choice.to, 'switchover requested');
+  }
+
+  /**
+   * SENTINEL FAILOVER: a zero-loss switchover when the master answers; otherwise promote the best
+   * replica now (no majority verdict needed, as Sentinel's FAILOVER).
+   */
+  async requestSentinelFailover(name: string): Promise<JobRecord> {
+    const shard = this.shardOrThrow(name);
+    if (shard.pending || this.hasActiveJob(name))
+      throw new FailoverRefused(409, 'in_progress', `a failover of ${name} is already in progress`);
+    if (shard.master && this.prober.downForMs(shard.master) === 0)
+      return this.requestSwitchover(name, undefined);
+    const choice = await this.chooseCandidate(shard, {
+      force: false,
+      masterDownForMs: this.prober.downForMs(shard.master ?? ''),
+    });
+    if (!choice.to) throw new FailoverRefused(409, 'no_candidate', `no replica of ${name} can take over`);
+    return this.beginFailover(shard, 'forced', choice.to, 'SENTINEL FAILOVER with the master not answering');
   }
 
   async requestForcedFailover(name: string, to: string): Promise<JobRecord> {

@@ -21,9 +21,13 @@ export interface NodeView {
   /** Monotonic ms of the last good probe (or when probing began). */
   lastOkMs: number;
   failing: boolean;
+  /** The connection is up (a failing node may still be connected: stopped, or too slow). */
+  connected: boolean;
   error: string | null;
   info: RedisInfo | null;
   infoAtMs: number;
+  /** When the reported role last changed (monotonic ms). */
+  roleSinceMs: number;
   /** The previous run id seen, to notice restarts. */
   runId: string | null;
   restarts: number;
@@ -157,9 +161,11 @@ export class Prober {
         addr: t.addr,
         lastOkMs: now,
         failing: false,
+        connected: true,
         error: null,
         info: null,
         infoAtMs: 0,
+        roleSinceMs: now,
         runId: null,
         restarts: 0,
         keysBeforeRestart: 0,
@@ -192,16 +198,19 @@ export class Prober {
           view.failing = false;
           view.error = null;
         }
+        view.connected = true;
       },
       (err: Error) => {
         view.failing = true;
         view.error = err.message;
+        view.connected = /timed out/.test(err.message);
       },
     ).finally(() => this.inflight.delete(t.addr));
   }
 
   private noteInfo(v: NodeView, info: RedisInfo, t: ProbeTarget): void {
     const before = v.info;
+    if (before?.role !== info.role) v.roleSinceMs = this.opts.clock.nowMs();
     v.info = info;
     v.infoAtMs = this.opts.clock.nowMs();
     if (v.runId !== null && info.runId !== '' && info.runId !== v.runId) {

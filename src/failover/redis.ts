@@ -34,6 +34,8 @@ export interface RedisInfo {
   uptimeSeconds: number;
   /** min-replicas-to-write is met? (undefined when not reported) */
   minSlavesGoodSlaves: number | null;
+  /** The INFO text as the server sent it (SENTINEL INFO-CACHE). */
+  raw: string;
 }
 
 export class RedisCommandError extends Error {
@@ -125,6 +127,7 @@ export function parseInfo(text: string): RedisInfo {
     configFile: f.get('config_file') ?? '',
     uptimeSeconds: num(f.get('uptime_in_seconds')),
     minSlavesGoodSlaves: f.has('min_slaves_good_slaves') ? num(f.get('min_slaves_good_slaves')) : null,
+    raw: text,
   };
 }
 

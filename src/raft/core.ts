@@ -395,9 +395,9 @@ export class RaftCore {
     } else this.readStates.push({ ctx, index: -1 });
   }
 
-  /** Start an election now (bootstrap, tests). Ignored when this member cannot vote. */
+  /** Start an election now (bootstrap, tests). Ignored when this member cannot vote or already leads. */
   campaign(transfer = false): void {
-    if (!this.promotable()) return;
+    if (!this.promotable() || this.role === 'leader') return;
     if (this.preVote && !transfer) this.becomePreCandidate();
     else this.becomeCandidate(transfer);
   }
@@ -1074,6 +1074,10 @@ export class RaftCore {
 
   /** Tell a follower about a commit index it has not heard yet, if it holds the entries. */
   private maybeSendCommit(id: NodeId, pr: Progress): void {
+    // A heartbeat carries a commit index only up to the entry it is anchored at (pr.match). When
+    // that entry is compacted away it carries none, and its answer would trigger the next one,
+    // endlessly: the snapshot (or a later append) brings the follower the commit index instead.
+    if (this.log.term(pr.match) === undefined) return;
     if (Math.min(this.log.committed, pr.match) > (this.commitSent.get(id) ?? 0)) this.sendHeartbeat(id, pr);
   }
 

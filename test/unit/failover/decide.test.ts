@@ -99,6 +99,7 @@ function info(overrides: Partial<RedisInfo>): RedisInfo {
     configFile: '',
     uptimeSeconds: 100,
     minSlavesGoodSlaves: null,
+    raw: '',
     ...overrides,
   };
 }

@@ -1,0 +1,195 @@
+/**
+ * The daemon's side of the Sentinel port: serves the Sentinel commands from the committed state,
+ * the prober's view and the Raft member's lease; sends SENTINEL MONITOR/REMOVE/SET/FAILOVER
+ * through the log via the admin API (forwarded to the leader).
+ */
+import type { AdminApi } from '../admin/api.js';
+import type { Shard } from '../cluster/shards.js';
+import type { ClusterState } from '../cluster/state.js';
+import type { FailoverEngine } from '../failover/engine.js';
+import { votersOf } from '../raft/membership.js';
+import type { RaftNode } from '../raft/node.js';
+import { ReplyError } from '../sentinel/command-table.js';
+import { stringMatch } from '../sentinel/pubsub.js';
+import type { PeerSentinel, SeenNode, SentinelBackend, SetResult } from '../sentinel/sentinel-commands.js';
+import type { Clock } from '../util/clock.js';
+
+export interface SentinelBackendDeps {
+  myId: string;
+  nodeId: number;
+  raft: RaftNode;
+  state: ClusterState;
+  engine: FailoverEngine;
+  clock: Clock;
+  api: () => AdminApi;
+  /** Admin token, so that internal calls pass the API's check (the Sentinel port has its own AUTH). */
+  adminToken: string | undefined;
+  /** Is the gRPC link to member `id` up? */
+  peerConnected: (id: number) => boolean;
+  /** SENTINEL FAILOVER on the leader (the daemon forwards it when it is not). */
+  failover: (name: string) => Promise<{ status: number; body?: unknown }>;
+  publish: (channel: string, message: string) => void;
+}
+
+export class DaemonSentinelBackend implements SentinelBackend {
+  private peerSeen = new Map<number, number>();
+
+  constructor(private readonly d: SentinelBackendDeps) {}
+
+  myId(): string {
+    return this.d.myId;
+  }
+
+  fresh(): boolean {
+    const st = this.d.raft.status();
+    return st.memberRole !== null && this.d.raft.lease().valid;
+  }
+
+  shards(): Shard[] {
+    return [...this.d.state.shards.values()];
+  }
+
+  seen(addr: string): SeenNode | null {
+    const v = this.d.engine.prober.view(addr);
+    if (!v) return null;
+    const now = this.d.clock.nowMs();
+    const i = v.info;
+    return {
+      failing: v.failing,
+      connected: v.connected,
+      downForMs: this.d.engine.prober.downForMs(addr),
+      msSinceOk: Math.max(0, now - v.lastOkMs),
+      runId: i?.runId ?? '',
+      role: i?.role ?? null,
+      msSinceRoleChange: Math.max(0, now - v.roleSinceMs),
+      msSinceInfo: i ? Math.max(0, now - v.infoAtMs) : 0,
+      masterHost: i?.masterHost ?? null,
+      masterPort: i?.masterPort ?? null,
+      linkUp: i?.masterLinkUp ?? false,
+      linkDownMs: i && i.masterLinkDownSinceSeconds >= 0 ? i.masterLinkDownSinceSeconds * 1000 : 0,
+      offset: i?.offset ?? 0,
+      rawInfo: i?.raw ?? null,
+    };
+  }
+
+  objectivelyDown(shard: Shard): boolean {
+    if (shard.pending?.kind === 'auto') return true;
+    const st = this.d.raft.status();
+    return st.role === 'leader' && shard.master !== null && this.d.engine.masterVerdict(shard).down;
+  }
+
+  failoverState(shard: Shard): string | null {
+    if (!shard.pending) return null;
+    const job = this.d.state.job(shard.pending.jobId);
+    if (job?.step?.startsWith('pausing')) return 'select_slave';
+    return 'wait_promotion';
+  }
+
+  peers(): PeerSentinel[] {
+    const now = this.d.clock.nowMs();
+    const out: PeerSentinel[] = [];
+    for (const m of this.d.raft.status().membership.members) {
+      if (m.id === this.d.nodeId) continue;
+      const info = this.d.state.memberInfo.get(m.id);
+      if (!info) continue;
+      const connected = this.d.peerConnected(m.id);
+      if (connected) this.peerSeen.set(m.id, now);
+      out.push({
+        runId: info.runId ?? `${m.id}`.padStart(40, '0'),
+        addr: info.sentinel,
+        connected,
+        msSinceContact: now - (this.peerSeen.get(m.id) ?? 0),
+      });
+    }
+    return out;
+  }
+
+  votingMembers(): number {
+    return votersOf(this.d.raft.status().membership).length;
+  }
+
+  usableVoters(): number {
+    const voters = votersOf(this.d.raft.status().membership);
+    if (!this.fresh()) return voters.includes(this.d.nodeId) ? 1 : 0;
+    return voters.filter((id) => id === this.d.nodeId || this.d.peerConnected(id)).length;
+  }
+
+  private async call(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<SetResult & { status?: number; code?: string }> {
+    const r = await this.d.api().handle({ method, path, body, token: this.d.adminToken, hops: 0 });
+    if (r.status < 300) return { ok: true };
+    const e = (r.body as { error?: { code?: string; message?: string } }).error;
+    return {
+      ok: false,
+      error: e?.message ?? `failed (${r.status})`,
+      status: r.status,
+      ...(e?.code ? { code: e.code } : {}),
+    };
+  }
+
+  async monitor(name: string, addr: string, quorum: number): Promise<SetResult> {
+    const r = await this.call('POST', '/v1/shards', { name, master: addr, settings: { quorum } });
+    if (!r.ok && r.code === 'shard_exists') return { ok: false, error: 'Duplicate master name.' };
+    return r;
+  }
+
+  remove(name: string): Promise<SetResult> {
+    return this.call('DELETE', `/v1/shards/${encodeURIComponent(name)}`);
+  }
+
+  set(
+    name: string,
+    settings: Record<string, number>,
+    auth: { username?: string; password?: string } | null,
+  ): Promise<SetResult> {
+    return this.call('PATCH', `/v1/shards/${encodeURIComponent(name)}`, {
+      settings,
+      ...(auth ? { auth } : {}),
+    });
+  }
+
+  async failover(name: string): Promise<void> {
+    const r = await this.d.failover(name);
+    if (r.status < 300) return;
+    const e = (r.body as { error?: { code?: string; message?: string } })?.error;
+    if (e?.code === 'in_progress') throw new ReplyError('INPROG Failover already in progress');
+    if (e?.code === 'no_candidate') throw new ReplyError('NOGOODSLAVE No suitable replica to promote');
+    if (e?.code === 'unknown_shard') throw ReplyError.err('No such master with that name');
+    throw ReplyError.err(e?.message ?? `failover failed (${r.status})`);
+  }
+
+  reset(pattern: string): number {
+    let n = 0;
+    for (const s of this.d.state.shards.values()) {
+      if (!stringMatch(pattern, s.name)) continue;
+      n++;
+      this.d.publish(
+        '+reset-master',
+        `master ${s.name} ${(s.master ?? '0.0.0.0:0').replace(/:(\d+)$/, ' $1')}`,
+      );
+    }
+    return n;
+  }
+
+  timers(): [string, number][] {
+    const probe = this.d.engine.probeIntervalMs();
+    return [
+      ['INFO-PERIOD', 500],
+      ['PING-PERIOD', probe],
+      ['ASK-PERIOD', probe],
+      ['PUBLISH-PERIOD', probe],
+      ['DEFAULT-DOWN-AFTER', 30000],
+      ['DEFAULT-FAILOVER-TIMEOUT', 180000],
+      ['TILT-TRIGGER', 250],
+      ['TILT-PERIOD', 500],
+      ['SLAVE-RECONF-TIMEOUT', 1000],
+      ['MIN-LINK-RECONNECT-PERIOD', 100],
+      ['ELECTION-TIMEOUT', 0],
+      ['SCRIPT-MAX-RUNTIME', 0],
+      ['SCRIPT-RETRY-DELAY', 0],
+    ];
+  }
+}
