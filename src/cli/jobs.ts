@@ -26,6 +26,10 @@ export async function runJob(
   body: unknown,
   opts: JobOptions,
 ): Promise<void> {
+  // Removing the member we talk to stops its daemon before we see the job finish: learn where the
+  // other members' admin APIs are, to ask them instead.
+  const fallbacks =
+    /^\/v1\/members\/[^/]+$/.test(path) && method === 'DELETE' ? await otherAdmins(target) : [];
   const r = await adminRequest(target, method, path, body);
   if (r.status !== 202)
     throw new CliError(`${method} ${path} refused: ${apiErrorMessage(r)}`, r.status === 400 ? 2 : 1);
@@ -34,19 +38,47 @@ export async function runJob(
     opts.out(opts.json ? JSON.stringify(job) : job.id);
     return;
   }
-  const final = await waitJob(target, job.id, opts);
+  const final = await waitJob(target, job.id, opts, fallbacks);
   if (opts.json) opts.out(JSON.stringify(final));
   if (final.state !== 'succeeded')
     throw new CliError(`job ${final.id} (${final.kind}) failed: ${final.reason ?? 'no reason given'}`);
   if (!opts.json) opts.out(`${final.kind} succeeded${final.reason ? `: ${final.reason}` : ''}`);
 }
 
-export async function waitJob(target: AdminTarget, id: string, opts: JobOptions): Promise<Job> {
+/** The admin API addresses of the group's other members, as `target` knows them (best effort). */
+async function otherAdmins(target: AdminTarget): Promise<AdminTarget[]> {
+  try {
+    const r = await adminRequest(target, 'GET', '/v1/status');
+    const members = (r.body.members as { admin?: string | null }[] | undefined) ?? [];
+    return members
+      .map((m) => m.admin)
+      .filter((a): a is string => typeof a === 'string' && a !== target.admin)
+      .map((admin) => ({ ...target, admin }));
+  } catch {
+    return [];
+  }
+}
+
+export async function waitJob(
+  target: AdminTarget,
+  id: string,
+  opts: JobOptions,
+  fallbacks: AdminTarget[] = [],
+): Promise<Job> {
   const deadline = Date.now() + opts.timeoutMs;
   let lastStep: string | null = null;
   let notFoundSince: number | null = null;
+  const others = [...fallbacks];
   while (Date.now() < deadline) {
-    const r = await adminRequest(target, 'GET', `/v1/jobs/${encodeURIComponent(id)}`);
+    let r: Awaited<ReturnType<typeof adminRequest>>;
+    try {
+      r = await adminRequest(target, 'GET', `/v1/jobs/${encodeURIComponent(id)}`);
+    } catch (err) {
+      const next = others.shift();
+      if (!(err instanceof CliError) || !next) throw err;
+      target = next;
+      continue;
+    }
     if (r.status === 200) {
       notFoundSince = null;
       const job = r.body.job as Job;
