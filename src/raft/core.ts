@@ -170,6 +170,8 @@ export class RaftCore {
   private seqTicksBase = 1;
   private transferee: NodeId = NO_NODE;
   private timeoutNowSent = false;
+  /** A TimeoutNow went out in this term: its target may win an election at any time from now on. */
+  private timeoutNowIssued = false;
   private pendingReads: PendingRead[] = [];
   private readsAwaitingCommit: { ctx: string; from: NodeId }[] = [];
   private readBroadcastPending = false;
@@ -516,7 +518,9 @@ export class RaftCore {
   lease(): LeaseStatus {
     const base = { role: this.role, term: this.term, leader: this.leader };
     if (this.role === 'leader') {
-      if (this.timeoutNowSent) return { ...base, valid: false, remainingTicks: 0 };
+      // Once a TimeoutNow is out, even for a transfer since called off, its target may be elected
+      // (voters ignore their leases for it) without our hearing of it: no lease for this term.
+      if (this.timeoutNowIssued) return { ...base, valid: false, remainingTicks: 0 };
       const acks = votersOf(this.membership).map((id) =>
         id === this.id ? this.tickCount : (this.progress.get(id)?.ackTick ?? Number.NEGATIVE_INFINITY),
       );
@@ -591,6 +595,7 @@ export class RaftCore {
     this.seqTicksBase = 1;
     this.transferee = NO_NODE;
     this.timeoutNowSent = false;
+    this.timeoutNowIssued = false;
     this.commitSent.clear();
     this.progress.clear();
     for (const m of this.membership.members) {
@@ -1084,6 +1089,7 @@ export class RaftCore {
   private sendTimeoutNow(to: NodeId): void {
     if (this.timeoutNowSent) return;
     this.timeoutNowSent = true;
+    this.timeoutNowIssued = true;
     this.send({ type: 'timeout_now', from: this.id, to, term: this.term });
   }
 
