@@ -61,6 +61,12 @@ export interface RaftCoreConfig {
   maxCatchUpLagEntries?: number;
   /** Ticks taken off the leader lease to allow for clock-rate differences between members. */
   leaseMarginTicks?: number;
+  /**
+   * Refuse (pre-)votes for an election timeout after starting (default true). A member that just
+   * restarted cannot know whether it acknowledged a leader right before going down, and that
+   * leader's lease counts on it. Scripted tests that elect at tick 0 turn it off.
+   */
+  startupVoteGuard?: boolean;
 }
 
 export interface LeaseStatus {
@@ -140,6 +146,7 @@ export class RaftCore {
   private readonly chunkBytes: number;
   private readonly maxCatchUpLag: number;
   private readonly leaseMargin: number;
+  private readonly startupVoteGuard: boolean;
   private readonly random: Random;
 
   private term = 0;
@@ -204,6 +211,7 @@ export class RaftCore {
     this.chunkBytes = config.snapshotChunkBytes ?? DEFAULTS.snapshotChunkBytes;
     this.maxCatchUpLag = config.maxCatchUpLagEntries ?? DEFAULTS.maxCatchUpLagEntries;
     this.leaseMargin = config.leaseMarginTicks ?? DEFAULTS.leaseMarginTicks;
+    this.startupVoteGuard = config.startupVoteGuard ?? true;
     this.random = random;
 
     const snap = recovered.snapshot;
@@ -627,6 +635,9 @@ export class RaftCore {
   private inLease(): boolean {
     if (!this.checkQuorum) return false;
     if (this.role === 'leader') return true;
+    // A member that just (re)started does not know whether a leader is alive: it may have
+    // acknowledged one right before it went down, and that leader counts on it for its lease.
+    if (this.startupVoteGuard && this.tickCount < this.electionTicks) return true;
     return this.leader !== NO_NODE && this.electionElapsed < this.electionTicks;
   }
 

@@ -169,10 +169,32 @@ export class RaftNode {
   }
 
   /** Resolves once this member has applied everything committed before the call (linearizable read point). */
-  readBarrier(): Promise<void> {
+  readBarrier(timeoutMs = 5000): Promise<void> {
     if (this.fatalError) return Promise.reject(this.fatalError);
     const ctx = `${this.id}:${++this.readCounter}`;
-    const p = new Promise<void>((resolve, reject) => this.reads.set(ctx, { resolve, reject }));
+    const p = new Promise<void>((resolve, reject) => {
+      // A read_index or its answer may be lost: do not wait forever.
+      const timer = this.clock.setTimeout(() => {
+        if (!this.reads.delete(ctx)) return;
+        reject(
+          new RaftError(
+            'not_leader',
+            `read index not confirmed within ${timeoutMs} ms`,
+            this.core.status().leader,
+          ),
+        );
+      }, timeoutMs);
+      this.reads.set(ctx, {
+        resolve: () => {
+          timer.cancel();
+          resolve();
+        },
+        reject: (e) => {
+          timer.cancel();
+          reject(e);
+        },
+      });
+    });
     this.core.readIndex(ctx);
     this.pump();
     return p;

@@ -40,6 +40,8 @@ export const DEFAULT_CORE: CoreOptions = {
   heartbeatTicks: 1,
   preVote: true,
   checkQuorum: true,
+  // Scripted scenarios elect at tick 0; the guard has its own test (read.test.ts).
+  startupVoteGuard: false,
 };
 
 const encoder = new TextEncoder();

@@ -134,6 +134,32 @@ describe('ReadIndex', () => {
 });
 
 describe('lease', () => {
+  it('a restarted voter refuses votes for an election timeout, so a leader it acknowledged keeps a safe lease', () => {
+    // Without the guard: 1 leads with a lease that counts on 3; 3 restarts, forgets 1, and votes
+    // for 2 at once; 2 leads while 1 still reports a valid lease. With the guard it cannot.
+    for (const guard of [false, true]) {
+      const net = new RaftNet({ members: [1, 2, 3], core: { startupVoteGuard: guard } });
+      net.tickUntil(() => net.leader() !== undefined, 100);
+      net.tickAndStabilize(E);
+      const leader = net.leader()!;
+      const [a, b] = [1, 2, 3].filter((x) => x !== leader) as [number, number];
+      net.cutBoth(leader, a);
+      net.tickAndStabilize(2);
+      expect(net.core(leader).lease().valid).toBe(true);
+      net.isolate(leader);
+      net.restart(b);
+      net.campaign(a);
+      net.stabilize();
+      const overlap = net.leaders().includes(a) && net.core(leader).lease().valid;
+      expect(overlap).toBe(!guard);
+      if (guard) {
+        // After an election timeout the restarted voter votes again and the group moves on.
+        net.tickUntil(() => net.leaders().includes(a) || net.leaders().includes(b), 10 * E);
+        expect(net.core(leader).lease().valid).toBe(false);
+      }
+    }
+  });
+
   it('a leader’s lease lapses within an election timeout after it loses its majority, before anyone else can lead', () => {
     for (const seed of [1, 2, 3, 4, 5]) {
       const net = new RaftNet({ members: [1, 2, 3, 4, 5], seed });
