@@ -243,6 +243,20 @@ export interface NodeOptions {
   role?: 'voter' | 'learner' | 'witness';
   token?: string;
   snapshotEveryEntries?: number;
+  /** The Redis servers this daemon sits beside ([[redis]] entries). */
+  redis?: {
+    shard: string;
+    addr: string;
+    role?: 'replica' | 'observer';
+    priority?: number;
+    password?: string;
+  }[];
+  /** [failover] timings (default TIMING). */
+  failover?: { downAfterMs?: number; leaseMs?: number; switchoverPauseMs?: number; maxLagBytes?: number };
+  /** [raft] timings (default TIMING). */
+  raftTiming?: { heartbeatMs?: number; electionTimeoutMs?: number };
+  /** [sentinel] requirepass. */
+  sentinelPassword?: string;
   /** Extra TOML appended verbatim at the end of the file (tables only). */
   extraToml?: string;
 }
@@ -272,6 +286,11 @@ export class DaemonProcess {
 
   get adminAddr(): string {
     return `127.0.0.1:${this.ports.admin}`;
+  }
+
+  /** Its Redis Sentinel protocol address. */
+  get sentinelAddr(): string {
+    return `127.0.0.1:${this.ports.sentinel}`;
   }
 
   get running(): boolean {
@@ -535,21 +554,35 @@ export class DaemonCluster {
       ...(opts.single ? ['single = true'] : []),
       ...(join_.length > 0 ? [`join = ${JSON.stringify(join_)}`] : []),
       `role = "${opts.role ?? 'voter'}"`,
-      `heartbeat_ms = ${TIMING.heartbeatMs}`,
-      `election_timeout_ms = ${TIMING.electionTimeoutMs}`,
+      `heartbeat_ms = ${opts.raftTiming?.heartbeatMs ?? TIMING.heartbeatMs}`,
+      `election_timeout_ms = ${opts.raftTiming?.electionTimeoutMs ?? TIMING.electionTimeoutMs}`,
       ...(opts.snapshotEveryEntries ? [`snapshot_every_entries = ${opts.snapshotEveryEntries}`] : []),
       '',
       '[sentinel]',
       `listen = "127.0.0.1:${ports.sentinel}"`,
+      ...(opts.sentinelPassword ? [`requirepass = ${JSON.stringify(opts.sentinelPassword)}`] : []),
       '',
       '[admin]',
       `listen = "${n.adminAddr}"`,
       ...(opts.token ? [`token = ${JSON.stringify(opts.token)}`] : []),
       '',
       '[failover]',
-      `down_after_ms = ${TIMING.downAfterMs}`,
-      `lease_ms = ${TIMING.leaseMs}`,
+      `down_after_ms = ${opts.failover?.downAfterMs ?? TIMING.downAfterMs}`,
+      `lease_ms = ${opts.failover?.leaseMs ?? TIMING.leaseMs}`,
+      ...(opts.failover?.switchoverPauseMs
+        ? [`switchover_pause_ms = ${opts.failover.switchoverPauseMs}`]
+        : []),
+      ...(opts.failover?.maxLagBytes !== undefined ? [`max_lag_bytes = ${opts.failover.maxLagBytes}`] : []),
       '',
+      ...(opts.redis ?? []).flatMap((r) => [
+        '[[redis]]',
+        `shard = ${JSON.stringify(r.shard)}`,
+        `addr = "${r.addr}"`,
+        `role = "${r.role ?? 'replica'}"`,
+        `priority = ${r.priority ?? 100}`,
+        ...(r.password ? [`password = ${JSON.stringify(r.password)}`] : []),
+        '',
+      ]),
       opts.extraToml ?? '',
     ];
     writeFileSync(configPath, `${lines.join('\n')}\n`);
