@@ -15,6 +15,8 @@ export interface MetricsSource {
     dropped: Record<string, number>;
   } | null;
   jobCounts(): Record<string, number>;
+  /** Redis nodes beside this daemon that it is fencing now. */
+  fencedNodes(): number;
 }
 
 export class DaemonMetrics {
@@ -82,6 +84,14 @@ export class DaemonMetrics {
       registers: [r],
       collect() {
         this.set(source.leaseRemainingMs());
+      },
+    });
+    new Gauge({
+      name: 'raftinel_fenced_nodes',
+      help: 'Redis masters beside this daemon whose writes it is pausing because it lost the majority.',
+      registers: [r],
+      collect() {
+        this.set(source.fencedNodes());
       },
     });
     new Gauge({

@@ -23,6 +23,7 @@ import { ClusterState } from '../cluster/state.js';
 import { formatAddress, isWildcardHost, parseAddress } from '../config/address.js';
 import type { NodeConfig } from '../config/types.js';
 import { defaultSettings, FailoverEngine, FailoverRefused } from '../failover/engine.js';
+import { Fencer } from '../failover/fence.js';
 import { IoRedisAdapter } from '../failover/ioredis-adapter.js';
 import type { RedisAdapter } from '../failover/redis.js';
 import { ClusterCallError, ClusterClient } from '../raft/grpc/cluster.js';
@@ -100,6 +101,7 @@ export class Daemon implements AdminBackend {
   engine!: FailoverEngine;
   private sentinel!: SentinelServer;
   private localEvents: LocalEvents | null = null;
+  fencer: Fencer | null = null;
   sentinelId = '';
   private timers: TimerHandle[] = [];
   private stopping: Promise<void> | null = null;
@@ -172,6 +174,7 @@ export class Daemon implements AdminBackend {
       raftStatus: () => this.raft.status(),
       leaseRemainingMs: () => this.raft.lease().remainingMs,
       transportStats: () => this.transport.stats(),
+      fencedNodes: () => this.fencer?.fencedNodes().length ?? 0,
       jobCounts: () => {
         const counts: Record<string, number> = {};
         for (const j of this.state.jobs.values()) counts[j.state] = (counts[j.state] ?? 0) + 1;
@@ -191,8 +194,21 @@ export class Daemon implements AdminBackend {
       defaults: c.failover,
       redis: c.redis,
       callLeader: (method, body) => this.forwardCluster(method, body, 0),
-      onRound: () => this.localEvents?.round(this.state.shards.values()),
+      onRound: () => {
+        this.localEvents?.round(this.state.shards.values());
+        this.fencer?.round();
+      },
       reachableMembers: () => this.reachableMembers(),
+    });
+    this.fencer = new Fencer({
+      nodeId: c.nodeId,
+      state: this.state,
+      prober: this.engine.prober,
+      adapter: this.adapter,
+      clock: this.clock,
+      logger: this.log.child({ component: 'fence' }),
+      leaseValid: () => this.raft.status().memberRole !== null && this.raft.lease().valid,
+      readBarrier: () => this.raft.readBarrier(2 * c.raft.electionTimeoutMs),
     });
     this.watchRaft();
     this.registerClusterMethods();
@@ -661,7 +677,11 @@ export class Daemon implements AdminBackend {
       master: s.master,
       pending: s.pending,
       settings: s.settings,
-      nodes: pub.nodes.map((n) => ({ ...n, seen: this.engine.nodeView(n.addr) })),
+      nodes: pub.nodes.map((n) => ({
+        ...n,
+        seen: this.engine.nodeView(n.addr),
+        ...(n.owner === this.nodeId ? { fenced: this.fencer?.isFenced(n.addr) ?? false } : {}),
+      })),
       history: s.history,
     };
   }

@@ -21,6 +21,7 @@ import { type CandidateFacts, judgeDown, type ReceivedReport, rankCandidates } f
 import { type NodeReport, type ProbeReport, Prober, type ProbeTarget } from './prober.js';
 import type { RedisAdapter, RedisInfo, RedisRef } from './redis.js';
 import { upstreamOf } from './redis.js';
+import { refOf } from './refs.js';
 
 export class FailoverRefused extends Error {
   constructor(
@@ -65,9 +66,7 @@ export function defaultSettings(d: FailoverConfig): ShardSettings {
   };
 }
 
-export function refOf(n: ShardNode): RedisRef {
-  return { addr: n.addr, username: n.username, password: n.password };
-}
+export { refOf };
 
 const REDIS_TIMEOUT_MS = 1000;
 
