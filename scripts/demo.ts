@@ -17,7 +17,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { adminRequest } from '../src/cli/admin-client.js';
-import { renderStatus } from '../src/cli/status-view.js';
+import { renderStatus, table } from '../src/cli/status-view.js';
 import {
   dataRoot,
   type NodeFiles,
@@ -79,18 +79,6 @@ function out(text: string): void {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows
-    .map((r) =>
-      r
-        .map((c, i) => c.padEnd(widths[i]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
 }
 
 function relative(p: string): string {

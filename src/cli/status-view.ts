@@ -75,7 +75,8 @@ export function renderShards(shards: unknown[]): string {
   return table(rows);
 }
 
-function table(rows: string[][]): string {
+/** Columns padded to their widest cell, two spaces apart. */
+export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows
     .map((r) =>

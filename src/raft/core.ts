@@ -949,17 +949,7 @@ export class RaftCore {
     }
     const entries = this.log.slice(pr.next, this.log.lastIndex(), this.maxAppendBytes);
     if (entries.length === 0) return false;
-    this.send({
-      type: 'append',
-      from: this.id,
-      to: id,
-      term: this.term,
-      prevIndex,
-      prevTerm,
-      entries,
-      commit: this.log.committed,
-      seq: this.seq,
-    });
+    this.sendAppendMessage(id, prevIndex, prevTerm, entries, this.log.committed);
     this.commitSent.set(id, this.log.committed);
     const last = entries.at(-1)!.index;
     if (pr.state === 'replicate') {
@@ -1001,18 +991,28 @@ export class RaftCore {
     const prevTerm = this.log.term(pr.match);
     const prevIndex = prevTerm === undefined ? 0 : pr.match;
     const commit = Math.min(this.log.committed, prevIndex);
+    this.sendAppendMessage(id, prevIndex, prevTerm ?? 0, [], commit);
+    this.commitSent.set(id, Math.max(this.commitSent.get(id) ?? 0, commit));
+  }
+
+  private sendAppendMessage(
+    to: NodeId,
+    prevIndex: number,
+    prevTerm: number,
+    entries: Entry[],
+    commit: number,
+  ): void {
     this.send({
       type: 'append',
       from: this.id,
-      to: id,
+      to,
       term: this.term,
       prevIndex,
-      prevTerm: prevTerm ?? 0,
-      entries: [],
+      prevTerm,
+      entries,
       commit,
       seq: this.seq,
     });
-    this.commitSent.set(id, Math.max(this.commitSent.get(id) ?? 0, commit));
   }
 
   private bcastHeartbeat(): void {
