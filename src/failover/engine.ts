@@ -581,8 +581,9 @@ export class FailoverEngine {
 
   /**
    * Planned switchover: pause writes on the master, wait until the target has the master's
-   * offset, demote the old master (REPLICAOF the target; its paused clients are killed and
-   * re-resolve), promote the target, commit, resume. Two masters never accept writes at once. The
+   * offset, demote the old master (REPLICAOF the target, its clients still connected and paused),
+   * promote the target, commit, then close the old master's clients (they re-resolve to the new
+   * master) and resume. Two masters never accept writes at once. The
    * pause is bounded: if the target does not catch up in time, the switchover is rolled back.
    * A new leader resuming it rolls forward once the old master was demoted, else rolls back.
    */
@@ -658,9 +659,12 @@ export class FailoverEngine {
       await ctx.step(`demoting ${from} and promoting ${to}`);
       try {
         const info = await this.o.adapter.info(refOf(oldNode), REDIS_TIMEOUT_MS);
+        // Its clients stay connected, their writes paused, until the new master is committed:
+        // see the CLIENT KILL after commitMaster below.
         await this.o.adapter.reconfigure(refOf(oldNode), to, {
           rewriteConfig: info.configFile !== '',
           timeoutMs: REDIS_TIMEOUT_MS,
+          killClients: false,
         });
       } catch (err) {
         await unpauseOld();
@@ -685,6 +689,15 @@ export class FailoverEngine {
       return this.abort(ctx, shard, epoch, `${err}; switchover rolled back, ${from} is the master again`);
     }
     await this.commitMaster(ctx, shard, epoch, to, 'switchover', 'switchover');
+    // Only now, with the new master named and +switch-master published, close the old master's
+    // client connections (REPLICAOF of the same master is a no-op; the transaction's CLIENT KILLs
+    // are the point), then resume its paused writes, which fail with READONLY. Clients re-resolve
+    // straight to the new master instead of churning on a demoted master that is still named, and
+    // ioredis' failoverDetector, which ends its client for good when +switch-master reaches it in
+    // the middle of a reconnection, is still connected when it hears the switch.
+    await this.o.adapter
+      .reconfigure(refOf(oldNode), to, { rewriteConfig: false, timeoutMs: REDIS_TIMEOUT_MS })
+      .catch(() => {});
     await unpauseOld();
     const pausedMs = Math.round(ctx.clock.nowMs() - started);
     await ctx.step('re-pointing the other nodes');
@@ -800,16 +813,19 @@ export class FailoverEngine {
   }
 
   /**
-   * A Redis beside this daemon came back empty after a restart while it was (or believes it is)
-   * the master: make it a replica of a replica at once, before any replica resyncs from its empty
-   * dataset. (A replica refuses to serve a sync while its own link is down, so nothing flows.)
-   * The leader then fails the shard over to the best replica.
+   * A Redis came back empty after a restart while it was (or believes it is) the master: make it
+   * a replica of a replica at once, before any replica resyncs from its empty dataset. (A replica
+   * refuses to serve a sync while its own link is down, so nothing flows.) The leader then fails
+   * the shard over to the best replica. Every daemon that saw the node holding keys guards it, not
+   * only the one beside it: after a host reboot that daemon is down (or restarted with no memory
+   * of the keys), the leader may have been on that host too, and the replicas reconnect within a
+   * second. Demoting an empty node never creates a master, so several daemons doing it is safe.
    */
   private async guardEmptyRestart(addr: string, keysBefore: number, info: RedisInfo | null): Promise<void> {
     if (info?.role !== 'master' || info.keys > 0 || keysBefore === 0) return;
     for (const shard of this.o.state.shards.values()) {
       const node = findNode(shard, addr);
-      if (!node || node.owner !== this.o.nodeId) continue;
+      if (!node) continue;
       const replicas = shard.nodes
         .filter((n) => n.addr !== addr)
         .map((n) => ({ n, v: this.prober.view(n.addr) }))

@@ -54,6 +54,19 @@ export class IoRedisAdapter implements RedisAdapter {
     if (this.closed) throw new RedisCommandError(node.addr, 'adapter closed');
     const key = `${node.addr}|${node.username ?? ''}|${node.password ?? ''}`;
     let c = pool.get(key);
+    if (c && c.status === 'ready' && !c.stream?.writable) {
+      // ioredis 5 (readiness check off) marks a connection that closed during its handshake ready
+      // all the same, and never reconnects it: every command then fails with "Stream isn't
+      // writeable". It happens whenever another daemon's CLIENT KILL TYPE normal lands while
+      // CLIENT SETNAME is in flight, e.g. several daemons reconfiguring a restarted node. Replace it.
+      this.logger.debug(
+        { addr: node.addr, kind },
+        'replacing a redis connection that closed during its handshake',
+      );
+      c.disconnect();
+      pool.delete(key);
+      c = undefined;
+    }
     if (!c) {
       const { host, port } = parseAddress(node.addr);
       c = new Redis({
@@ -99,6 +112,11 @@ export class IoRedisAdapter implements RedisAdapter {
     }
   }
 
+  linkUp(addr: string): boolean | null {
+    for (const [key, c] of this.probes) if (key.startsWith(`${addr}|`)) return c.status === 'ready';
+    return null;
+  }
+
   async ping(node: RedisRef, timeoutMs: number): Promise<void> {
     const c = this.conn(this.probes, node, 'probe');
     const start = performance.now();
@@ -122,7 +140,7 @@ export class IoRedisAdapter implements RedisAdapter {
   reconfigure(
     node: RedisRef,
     target: string | null,
-    opts: { rewriteConfig: boolean; timeoutMs: number },
+    opts: { rewriteConfig: boolean; timeoutMs: number; killClients?: boolean },
   ): Promise<RedisInfo> {
     const what = target === null ? 'REPLICAOF NO ONE' : `REPLICAOF ${target}`;
     return this.run(this.admins, node, 'admin', what, opts.timeoutMs, async (c) => {
@@ -133,8 +151,10 @@ export class IoRedisAdapter implements RedisAdapter {
         m.call('REPLICAOF', host, String(port));
       }
       if (opts.rewriteConfig) m.call('CONFIG', 'REWRITE');
-      m.call('CLIENT', 'KILL', 'TYPE', 'normal');
-      m.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+      if (opts.killClients !== false) {
+        m.call('CLIENT', 'KILL', 'TYPE', 'normal');
+        m.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+      }
       const results = (await m.exec()) ?? [];
       const first = results[0];
       if (first?.[0]) throw new RedisCommandError(node.addr, `${what} failed: ${first[0].message}`);

@@ -56,12 +56,13 @@ export interface RedisAdapter {
    * Change a server's role in one transaction, as Sentinel does: REPLICAOF (NO ONE or target),
    * CONFIG REWRITE when it has a config file, CLIENT KILL TYPE normal and pubsub, so clients
    * reconnect and re-resolve the master. Resolves with INFO read right after, on the same
-   * connection (which CLIENT KILL skips).
+   * connection (which CLIENT KILL skips). `killClients: false` leaves the clients connected (the
+   * switchover closes them only once the new master is committed and named).
    */
   reconfigure(
     node: RedisRef,
     target: string | null,
-    opts: { rewriteConfig: boolean; timeoutMs: number },
+    opts: { rewriteConfig: boolean; timeoutMs: number; killClients?: boolean },
   ): Promise<RedisInfo>;
   /** CLIENT PAUSE ms WRITE. */
   pauseWrites(node: RedisRef, ms: number, timeoutMs: number): Promise<void>;
@@ -71,6 +72,11 @@ export interface RedisAdapter {
   configSet(node: RedisRef, params: Record<string, string>, timeoutMs: number): Promise<void>;
   /** Drop cached connections to a server (it was removed, or its credentials changed). */
   forget(addr: string): void;
+  /**
+   * Is the connection probes use to `addr` up right now (null: none yet)? Event-driven: false as
+   * soon as the server closes it (a kill -9), where a failed probe takes a probe timeout.
+   */
+  linkUp?(addr: string): boolean | null;
   close(): Promise<void>;
 }
 
