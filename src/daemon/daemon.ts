@@ -193,7 +193,16 @@ export class Daemon implements AdminBackend {
       logger: this.log.child({ component: 'failover' }),
       defaults: c.failover,
       redis: c.redis,
-      callLeader: (method, body) => this.forwardCluster(method, body, 0),
+      // A probe report is stale after a few probe rounds: a call stuck on a leader that was just
+      // cut off must fail fast, or this daemon reports nothing to the new leader until it does.
+      callLeader: (method, body) =>
+        this.forwardCluster(
+          method,
+          body,
+          0,
+          undefined,
+          method === 'probe.report' ? c.raft.electionTimeoutMs : undefined,
+        ),
       onRound: () => {
         this.localEvents?.round(this.state.shards.values());
         this.fencer?.round();
@@ -477,7 +486,7 @@ export class Daemon implements AdminBackend {
       return this.engine.register(body);
     });
     s.registerCluster('member.info', async (body) => {
-      const b = body as { id?: number; sentinel?: string; admin?: string; version?: string };
+      const b = body as { id?: number; sentinel?: string; admin?: string; version?: string; runId?: unknown };
       if (!this.isLeader()) return { status: 409, body: { error: { message: 'not the leader' } } };
       if (typeof b?.id !== 'number' || typeof b.sentinel !== 'string' || typeof b.admin !== 'string') {
         return { status: 400, body: { error: { message: 'member.info needs id, sentinel and admin' } } };
@@ -488,6 +497,9 @@ export class Daemon implements AdminBackend {
         sentinel: b.sentinel,
         admin: b.admin,
         version: String(b.version ?? 'unknown'),
+        // A follower's Sentinel run id (SENTINEL MYID): what SENTINEL SENTINELS and +sentinel
+        // name it by. Dropped here, it was never recorded, and the follower re-sent it forever.
+        ...(typeof b.runId === 'string' ? { runId: b.runId } : {}),
       });
       return r.ok ? { status: 200, body: {} } : { status: 409, body: { error: { message: r.error } } };
     });
@@ -546,6 +558,7 @@ export class Daemon implements AdminBackend {
     body: unknown,
     hops: number,
     token?: string,
+    timeoutMs = 10_000,
   ): Promise<ClusterReply> {
     const st = this.raft.status();
     const leader = st.leader !== 0 ? findMember(st.membership, st.leader) : undefined;
@@ -554,7 +567,7 @@ export class Daemon implements AdminBackend {
     try {
       return await this.clusterClient.call(leader.addr, method, body, {
         hops: hops + 1,
-        timeoutMs: 10_000,
+        timeoutMs,
         ...(token !== undefined ? { token } : {}),
       });
     } catch (err) {

@@ -33,8 +33,20 @@ export interface SentinelBackendDeps {
 
 export class DaemonSentinelBackend implements SentinelBackend {
   private peerSeen = new Map<number, number>();
+  /** Shards removed through the log since this daemon started (a repeated REMOVE is +OK). */
+  private removed = new Set<string>();
 
-  constructor(private readonly d: SentinelBackendDeps) {}
+  constructor(private readonly d: SentinelBackendDeps) {
+    d.state.onChange((c) => {
+      if (c.type !== 'shard') return;
+      if (c.event.type === 'shard-removed') this.removed.add(c.event.name);
+      else if (c.event.type === 'shard-created') this.removed.delete(c.event.shard.name);
+    });
+  }
+
+  wasRemoved(name: string): boolean {
+    return this.removed.has(name);
+  }
 
   myId(): string {
     return this.d.myId;
@@ -56,7 +68,11 @@ export class DaemonSentinelBackend implements SentinelBackend {
     const i = v.info;
     return {
       failing: v.failing,
-      connected: v.connected,
+      // As Sentinel's link flag: disconnected the moment the connection closes (a kill -9), not
+      // a probe timeout later. node-redis rejects a master flagged disconnected; without the
+      // flag, a node-redis re-resolving right after the kill connects to the dead master and
+      // waits for it forever.
+      connected: v.connected && this.d.engine.prober.linkUp(addr) !== false,
       downForMs: this.d.engine.prober.downForMs(addr),
       msSinceOk: Math.max(0, now - v.lastOkMs),
       runId: i?.runId ?? '',
@@ -70,6 +86,10 @@ export class DaemonSentinelBackend implements SentinelBackend {
       offset: i?.offset ?? 0,
       rawInfo: i?.raw ?? null,
     };
+  }
+
+  confirmLink(addr: string): Promise<boolean | null> {
+    return this.d.engine.prober.pingNow(addr, 100);
   }
 
   objectivelyDown(shard: Shard): boolean {

@@ -100,6 +100,28 @@ export class Prober {
     return this.views.get(addr);
   }
 
+  /** Is the probe connection to `addr` up right now (null: unknown)? See RedisAdapter.linkUp. */
+  linkUp(addr: string): boolean | null {
+    return this.opts.adapter.linkUp?.(addr) ?? null;
+  }
+
+  /**
+   * PING `addr` now, on the probe connection: true if it answered, false if the connection is
+   * closed or refused (a kill -9 whose closed connection this daemon has not processed yet),
+   * null when unknown (not a probe target, a timeout, another error).
+   */
+  async pingNow(addr: string, timeoutMs: number): Promise<boolean | null> {
+    const t = this.opts.targets().find((x) => x.addr === addr);
+    if (!t) return null;
+    if (this.linkUp(addr) === false) return false;
+    try {
+      await this.opts.adapter.ping(t, timeoutMs);
+      return true;
+    } catch (err) {
+      return /closed|ECONNREFUSED|ECONNRESET|EPIPE|not connected/.test((err as Error).message) ? false : null;
+    }
+  }
+
   /** How long `addr` has been failing as seen from here (0 when healthy or unknown). */
   downForMs(addr: string): number {
     const v = this.views.get(addr);

@@ -6,7 +6,8 @@
  *
  * INFO is sentinel-specific in its last section, so it is not registered here: the daemon
  * registers `infoCommandSpec(server, { sections: [sentinelSection], server: ... })`, which builds
- * the generic `server`, `clients`, `cpu` and `stats` sections from the server's counters.
+ * the generic `server`, `clients`, `stats` and `cpu` sections from the server's counters (in
+ * Redis' order: stats before cpu).
  */
 import { arch, machine, release, type } from 'node:os';
 import {
@@ -795,7 +796,7 @@ export interface InfoSection {
 }
 
 export interface InfoOptions {
-  /** Sections after server, clients, cpu, stats (the daemon's `sentinel`). */
+  /** Sections after server, clients, stats, cpu (the daemon's `sentinel`). */
   sections?: readonly InfoSection[];
   /** Extra or overriding `# Server` fields: run_id, executable, config_file, ... */
   serverFields?: () => Record<string, string | number>;
@@ -805,7 +806,7 @@ function cpuSeconds(micros: number): string {
   return (micros / 1e6).toFixed(6);
 }
 
-/** The generic sections: server, clients, cpu, stats, from the server's counters. */
+/** The generic sections: server, clients, stats, cpu (Redis' order), from the server's counters. */
 export function genericInfoSections(server: SentinelServer, opts: InfoOptions = {}): InfoSection[] {
   return [
     {
@@ -857,21 +858,6 @@ export function genericInfoSections(server: SentinelServer, opts: InfoOptions = 
       },
     },
     {
-      name: 'cpu',
-      title: 'CPU',
-      fields: () => {
-        const u = process.cpuUsage();
-        return [
-          ['used_cpu_sys', cpuSeconds(u.system)],
-          ['used_cpu_user', cpuSeconds(u.user)],
-          ['used_cpu_sys_children', '0.000000'],
-          ['used_cpu_user_children', '0.000000'],
-          ['used_cpu_sys_main_thread', cpuSeconds(u.system)],
-          ['used_cpu_user_main_thread', cpuSeconds(u.user)],
-        ];
-      },
-    },
-    {
       name: 'stats',
       fields: () => {
         const s = server.snapshotStats();
@@ -885,6 +871,21 @@ export function genericInfoSections(server: SentinelServer, opts: InfoOptions = 
           ['pubsub_patterns', s.pubsubPatterns],
           ['pubsubshard_channels', 0],
           ['total_error_replies', s.totalErrorReplies],
+        ];
+      },
+    },
+    {
+      name: 'cpu',
+      title: 'CPU',
+      fields: () => {
+        const u = process.cpuUsage();
+        return [
+          ['used_cpu_sys', cpuSeconds(u.system)],
+          ['used_cpu_user', cpuSeconds(u.user)],
+          ['used_cpu_sys_children', '0.000000'],
+          ['used_cpu_user_children', '0.000000'],
+          ['used_cpu_sys_main_thread', cpuSeconds(u.system)],
+          ['used_cpu_user_main_thread', cpuSeconds(u.user)],
         ];
       },
     },
@@ -908,7 +909,7 @@ export function renderInfo(sections: readonly InfoSection[], requested: readonly
 }
 
 /**
- * INFO as Sentinel answers it: sections server, clients, cpu, stats, then `opts.sections`; a plain
+ * INFO as Sentinel answers it: sections server, clients, stats, cpu, then `opts.sections`; a plain
  * bulk string even under RESP3.
  */
 export function infoCommandSpec(server: SentinelServer, opts: InfoOptions = {}): CommandSpec {

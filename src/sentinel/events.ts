@@ -33,6 +33,19 @@ export function sentinelDetails(
   return `sentinel ${runId} ${hp(addr)} @ ${shardName} ${master ? hp(master) : '0.0.0.0 0'}`;
 }
 
+/** +set names a setting as SENTINEL SET does (raftinel's own settings by their SET names too). */
+const SET_OPTION_NAMES: Record<string, string> = {
+  downAfterMs: 'down-after-milliseconds',
+  failoverTimeoutMs: 'failover-timeout',
+  parallelSyncs: 'parallel-syncs',
+  quorum: 'quorum',
+  leaseMs: 'lease-ms',
+  maxLagBytes: 'max-lag-bytes',
+  switchoverPauseMs: 'switchover-pause-ms',
+  minReplicasToWrite: 'min-replicas-to-write',
+  minReplicasMaxLagSeconds: 'min-replicas-max-lag',
+};
+
 /** Events of a committed shard change, in the order Sentinel publishes them. */
 export function eventsOfShardChange(e: ShardEvent, majority: number): [string, string][] {
   switch (e.type) {
@@ -51,7 +64,7 @@ export function eventsOfShardChange(e: ShardEvent, majority: number): [string, s
     case 'settings':
       return Object.entries(e.changed).map(([k, v]) => [
         '+set',
-        `${masterDetails(e.shard.name, e.shard.master)} ${k} ${v}`,
+        `${masterDetails(e.shard.name, e.shard.master)} ${SET_OPTION_NAMES[k] ?? k} ${v}`,
       ]);
     case 'failover-begin':
       return failoverBeginEvents(e.shard, e.pending, majority);

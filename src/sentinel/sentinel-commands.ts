@@ -5,8 +5,13 @@
  * cluster state plus what this daemon's prober sees.
  *
  * Promise 2: a daemon that has lost the group's majority stops naming masters within an election
- * timeout: GET-MASTER-ADDR-BY-NAME answers a null array and every master record is flagged
- * s_down,disconnected, which makes each client library ask another daemon.
+ * timeout, in the way each client library reads as "ask another Sentinel":
+ *  - GET-MASTER-ADDR-BY-NAME answers a null array (ioredis, Jedis, go-redis, Lettuce, redis-cli);
+ *  - SENTINEL MASTERS flags every master s_down,disconnected (redis-py's discover_master skips a
+ *    master that is s_down and goes to its next sentinel; an error would escape it instead);
+ *  - SENTINEL MASTER <name> answers a -NOQUORUM error: node-redis (lib/sentinel/index.ts observe())
+ *    moves to its next sentinel only when one of its queries fails, while a master record it
+ *    rejects (s_down) makes it retry the same sentinel every second for as long as it is cut off.
  */
 import type { Shard, ShardNode } from '../cluster/shards.js';
 import { parseAddress } from '../config/address.js';
@@ -52,6 +57,12 @@ export interface SentinelBackend {
   fresh(): boolean;
   shards(): Shard[];
   seen(addr: string): SeenNode | null;
+  /**
+   * Check the link to `addr` now (a PING): false when the connection turns out closed. The probes'
+   * view can lag the moment the master died by a loaded event loop's turn, and a node-redis that
+   * re-resolves at once after losing its own connection would connect to the dead master.
+   */
+  confirmLink?(addr: string): Promise<boolean | null>;
   /** o_down: a majority found the master down (a failover of it is under way). */
   objectivelyDown(shard: Shard): boolean;
   failoverState(shard: Shard): string | null;
@@ -61,6 +72,8 @@ export interface SentinelBackend {
   usableVoters(): number;
   monitor(name: string, addr: string, quorum: number): Promise<SetResult>;
   remove(name: string): Promise<SetResult>;
+  /** Was a shard of this name removed (and not created again) since this daemon started? */
+  wasRemoved?(name: string): boolean;
   set(
     name: string,
     settings: Record<string, number>,
@@ -150,6 +163,9 @@ const HELP = [
 ];
 
 const NO_SUCH_MASTER = 'No such master with that name';
+/** SENTINEL MASTER on a daemon cut off from the majority (see the header). */
+export const CUT_OFF =
+  'NOQUORUM this Sentinel is cut off from the majority of its group and names no master: ask another Sentinel';
 
 function splitAddr(addr: string): { ip: string; port: number } {
   const { host, port } = parseAddress(addr);
@@ -211,23 +227,23 @@ export class SentinelCommands {
     return seen !== null && seen.failing && seen.downForMs >= downAfterMs;
   }
 
-  masterFlags(s: Shard): string[] {
+  masterFlags(s: Shard, linkDown = false): string[] {
     const seen = s.master ? this.b.seen(s.master) : null;
     const stale = !this.b.fresh();
     const flags: string[] = [];
     if (stale || this.isSDown(seen, s.settings.downAfterMs)) flags.push('s_down');
     if (this.b.objectivelyDown(s)) flags.push('o_down');
     flags.push('master');
-    if (stale || (seen !== null && !seen.connected)) flags.push('disconnected');
+    if (stale || linkDown || (seen !== null && !seen.connected)) flags.push('disconnected');
     if (s.pending) flags.push('failover_in_progress');
     if (s.pending?.kind === 'forced') flags.push('force_failover');
     return flags;
   }
 
-  masterRecord(s: Shard): Reply {
+  masterRecord(s: Shard, linkDown = false): Reply {
     const addr = s.master ?? '0.0.0.0:0';
     const seen = s.master ? this.b.seen(s.master) : null;
-    const flags = this.masterFlags(s);
+    const flags = this.masterFlags(s, linkDown);
     const f = this.commonFields(s.name, addr, seen?.runId ?? '', flags, seen, s.settings.downAfterMs, {
       failoverState: s.pending ? (this.b.failoverState(s) ?? 'wait_promotion') : null,
       oDownMs: s.pending ? Date.now() - s.pending.startedAtMs : null,
@@ -359,7 +375,16 @@ export class SentinelCommands {
           return R.bulks([ip, String(port)]);
         }),
         sub('masters', 2, () => R.array(b.shards().map((s) => this.masterRecord(s)))),
-        sub('master', 3, (ctx) => this.masterRecord(this.shard(ctx.args[2]!))),
+        sub('master', 3, async (ctx) => {
+          const name = ctx.args[2]!;
+          const s = this.shard(name);
+          if (!b.fresh()) throw new ReplyError(CUT_OFF);
+          // node-redis reads this record (and no other) to choose its master: confirm the link.
+          const alive = s.master && b.confirmLink ? await b.confirmLink(s.master) : null;
+          const now = this.shard(name);
+          if (!b.fresh()) throw new ReplyError(CUT_OFF);
+          return this.masterRecord(now, alive === false && now.master === s.master);
+        }),
         sub('replicas', 3, (ctx) => {
           const s = this.shard(ctx.args[2]!);
           return R.array(this.visibleReplicas(s).map((n) => this.replicaRecord(s, n)));
@@ -403,8 +428,12 @@ export class SentinelCommands {
           return R.ok;
         }),
         sub('remove', 3, async (ctx) => {
-          this.shard(ctx.args[2]!);
-          const r = await b.remove(ctx.args[2]!);
+          const name = ctx.args[2]!;
+          // Repeating a REMOVE is not an error (PRODUCT.md): a name removed through the log is
+          // +OK again; a name never known is Sentinel's error.
+          if (!b.shards().some((x) => x.name === name) && b.wasRemoved?.(name)) return R.ok;
+          this.shard(name);
+          const r = await b.remove(name);
           if (!r.ok) throw ReplyError.err(r.error);
           return R.ok;
         }),

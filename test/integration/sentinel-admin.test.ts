@@ -1,0 +1,160 @@
+/**
+ * SENTINEL MONITOR, SET and REMOVE sent to any daemon, leader or follower, change shards through
+ * the Raft log: every daemon's GET /v1/shards (and its Sentinel port) shows the change, every
+ * daemon publishes the Sentinel event (+monitor, +set, -monitor), and repeating the same call is
+ * +OK (PRODUCT.md: "repeating the same call is not an error").
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { IDS, SHARD, ShardCluster, toObject } from '../support/clients/cluster.js';
+import { parseAddr } from '../support/clients/common.js';
+import { EventLog } from '../support/clients/events.js';
+import { redisCli } from '../support/clients/redis-cli.js';
+import { cleanupAll, dumpLogsIfFailed, waitFor } from '../support/daemons.js';
+import { cleanupRedis, RedisProcess } from '../support/redis.js';
+
+let sc: ShardCluster;
+let other: RedisProcess;
+let events: EventLog | null = null;
+
+beforeAll(async () => {
+  sc = await ShardCluster.start({ replicas: 1 });
+  other = await RedisProcess.start();
+}, 90_000);
+
+afterEach((ctx) => dumpLogsIfFailed(ctx));
+
+afterAll(async () => {
+  events?.close();
+  await sc?.close();
+  await cleanupAll();
+  await cleanupRedis();
+}, 60_000);
+
+interface ShardView {
+  name: string;
+  master: string | null;
+  settings: { downAfterMs: number; quorum: number };
+}
+
+async function shardsOf(id: number): Promise<ShardView[]> {
+  const r = await sc.c.node(id).http('GET', '/v1/shards', { timeoutMs: 3000 });
+  return (r.json as { shards: ShardView[] }).shards;
+}
+
+/** Wait until every daemon's GET /v1/shards satisfies `pred`. */
+async function onEveryDaemon(what: string, pred: (shards: ShardView[]) => boolean): Promise<void> {
+  await waitFor(async () => (await Promise.all(IDS.map((id) => shardsOf(id)))).every(pred), 15_000, {
+    what: `every daemon's GET /v1/shards to show ${what}`,
+    intervalMs: 50,
+  });
+}
+
+/**
+ * SENTINEL MASTER answers NOQUORUM while a daemon is without a lease (promise 2); on a loaded
+ * machine that can happen for a moment: retry such a read a few times.
+ */
+async function fresh<T>(read: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await read();
+    } catch (err) {
+      if (i >= 20 || !/^NOQUORUM/.test((err as Error).message)) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+async function cli(id: number, ...args: string[]): Promise<string> {
+  const r = await redisCli(sc.sentinel(id), args);
+  return r.stdout.trim();
+}
+
+describe('SENTINEL MONITOR / SET / REMOVE through the log, from any daemon', () => {
+  it('each goes through the log to every daemon, publishes its event everywhere, and is +OK when repeated', async () => {
+    events = await EventLog.start(sc.sentinels());
+    const leader = (await sc.c.status(1)).leader!;
+    const [f1, f2] = IDS.filter((id) => id !== leader) as [number, number];
+    const X = other.addr;
+    const { host, port } = parseAddr(X);
+
+    // MONITOR on a follower.
+    expect(await cli(f1, 'SENTINEL', 'MONITOR', 'other', host, String(port), '2')).toBe('OK');
+    await onEveryDaemon('shard other', (s) => s.some((x) => x.name === 'other' && x.master === X));
+    for (const id of IDS) {
+      // (Retried: on a loaded machine a daemon may briefly lose its lease and answer no master.)
+      await waitFor(
+        async () =>
+          JSON.stringify(await sc.sentinelCall(id, 'SENTINEL', 'get-master-addr-by-name', 'other')) ===
+          JSON.stringify([host, String(port)]),
+        10_000,
+        { what: `daemon ${id} to name the master of other` },
+      );
+      expect(await sc.sentinelCall(id, 'ROLE')).toEqual(['sentinel', [SHARD, 'other'].sort()]);
+    }
+    // Repeated on the leader and on the other follower: +OK, still one shard.
+    expect(await cli(leader, 'SENTINEL', 'MONITOR', 'other', host, String(port), '2')).toBe('OK');
+    expect(await cli(f2, 'SENTINEL', 'MONITOR', 'other', host, String(port), '2')).toBe('OK');
+    // The name with another address is Sentinel's error.
+    expect(await cli(f2, 'SENTINEL', 'MONITOR', 'other', host, '1', '2')).toBe('ERR Duplicate master name.');
+    for (const id of IDS) expect((await shardsOf(id)).filter((s) => s.name === 'other')).toHaveLength(1);
+
+    // SET on the other follower, then repeated on the leader.
+    expect(await cli(f2, 'SENTINEL', 'SET', 'other', 'down-after-milliseconds', '4000', 'quorum', '1')).toBe(
+      'OK',
+    );
+    await onEveryDaemon('the new settings of other', (s) =>
+      s.some((x) => x.name === 'other' && x.settings.downAfterMs === 4000 && x.settings.quorum === 1),
+    );
+    for (const id of IDS) {
+      const m = toObject(await fresh(() => sc.sentinelCall(id, 'SENTINEL', 'MASTER', 'other')));
+      expect(m['down-after-milliseconds']).toBe('4000');
+      expect(m.quorum).toBe('1');
+    }
+    expect(
+      await cli(leader, 'SENTINEL', 'SET', 'other', 'down-after-milliseconds', '4000', 'quorum', '1'),
+    ).toBe('OK');
+    // mymaster is untouched.
+    for (const id of IDS) {
+      const m = toObject(await fresh(() => sc.sentinelCall(id, 'SENTINEL', 'MASTER', SHARD)));
+      expect(m.quorum).toBe('2');
+    }
+
+    // REMOVE on the leader, repeated on both followers.
+    expect(await cli(leader, 'SENTINEL', 'REMOVE', 'other')).toBe('OK');
+    await onEveryDaemon('other removed', (s) => !s.some((x) => x.name === 'other'));
+    expect(await cli(f1, 'SENTINEL', 'REMOVE', 'other')).toBe('OK');
+    expect(await cli(f2, 'SENTINEL', 'REMOVE', 'other')).toBe('OK');
+    // A name never monitored is still Sentinel's error.
+    expect(await cli(f1, 'SENTINEL', 'REMOVE', 'never-there')).toBe('ERR No such master with that name');
+    for (const id of IDS) {
+      expect(await sc.sentinelCall(id, 'ROLE')).toEqual(['sentinel', [SHARD]]);
+      expect(await sc.sentinelCall(id, 'SENTINEL', 'get-master-addr-by-name', 'other')).toBeNull();
+    }
+
+    // Every daemon published each change once, in Sentinel's formats.
+    const hp = `${host} ${port}`;
+    await waitFor(() => IDS.every((_, i) => events!.all(i).some((e) => e.channel === '-monitor')), 5000, {
+      what: '-monitor from every daemon',
+    });
+    for (let i = 0; i < IDS.length; i++) {
+      const got = events.all(i).map((e) => `${e.channel} ${e.message}`);
+      expect(
+        got.filter((g) => g.startsWith('+monitor ')),
+        `daemon ${i + 1}`,
+      ).toEqual([`+monitor master other ${hp} quorum 2`]);
+      expect(
+        got.filter((g) => g.startsWith('+set ')),
+        `daemon ${i + 1}`,
+      ).toEqual(
+        expect.arrayContaining([
+          `+set master other ${hp} down-after-milliseconds 4000`,
+          `+set master other ${hp} quorum 1`,
+        ]),
+      );
+      expect(
+        got.filter((g) => g.startsWith('-monitor ')),
+        `daemon ${i + 1}`,
+      ).toHaveLength(1);
+    }
+  }, 120_000);
+});
