@@ -8,6 +8,10 @@
  * daemon dies while fencing, the Redis is not paused forever (that case is covered by the shard's
  * min-replicas-to-write, also managed here). See docs/ARCHITECTURE.md "Fencing".
  *
+ * The same pause is kept on a node of this daemon that reports role:master while the committed
+ * state names another master (an old master back in contact before the leader could demote it, or
+ * restarted with its old role), until it reports role:slave.
+ *
  * Timing: the Raft lease lapses at most election_timeout_ms after the last contact with the
  * majority; the fence engages lease_ms after that. The config rule lease_ms + election_timeout_ms
  * <= down_after_ms makes the old master fenced before the majority can promote another one.
@@ -104,6 +108,36 @@ export class Fencer {
       }
       return;
     }
+    if (valid && this.isStale(shard, addr)) {
+      // Acts as a master although the committed state names another (an old master back from a
+      // partition before the leader could demote it): keep its writes paused until it reports
+      // role:slave, however long the leader takes to reach it. Confirmed after a read barrier, so
+      // a lagging view of the log never pauses a freshly promoted master.
+      if (!f.fenced || now - f.pausedAtMs >= leaseMs / 2) {
+        this.once(`stale:${addr}`, async () => {
+          try {
+            await this.o.readBarrier();
+            const current = this.o.state.shards.get(shard.name);
+            if (!current || !this.isStale(current, addr)) return;
+            if (!f.fenced) {
+              this.o.logger.warn(
+                { shard: shard.name, epoch: current.epoch, node: addr, master: current.master },
+                'fencing: this node acts as a master but the committed master is another; pausing its writes until it is a replica',
+              );
+            }
+            f.fenced = true;
+            f.pausedAtMs = this.o.clock.nowMs();
+            await this.o.adapter.pauseWrites(refOf(shardNode(current, addr)), 2 * leaseMs, REDIS_TIMEOUT_MS);
+          } catch (err) {
+            this.o.logger.info(
+              { node: addr, err: (err as Error).message },
+              'fencing: could not pause a stale master yet',
+            );
+          }
+        });
+      }
+      return;
+    }
     if (f.fenced && valid && !f.lifting) {
       f.lifting = true;
       // Lift only when the committed state, read now, says this node is still the master; if it
@@ -129,6 +163,19 @@ export class Fencer {
           f.lifting = false;
         });
     }
+  }
+
+  /**
+   * `addr` reports role:master, but the committed master is another node and no failover to
+   * `addr` is in progress (its target reports role:master before the promotion is committed).
+   */
+  private isStale(shard: Shard, addr: string): boolean {
+    return (
+      this.o.prober.view(addr)?.info?.role === 'master' &&
+      shard.master !== null &&
+      shard.master !== addr &&
+      shard.pending?.to !== addr
+    );
   }
 
   /** Keep min-replicas-to-write / min-replicas-max-lag on this daemon's nodes as the shard says. */

@@ -107,6 +107,48 @@ function setup(opts: { minReplicas?: number } = {}) {
   };
 }
 
+function begin(epoch: number, from: string, to: string) {
+  return {
+    t: 'shard.failover.begin' as const,
+    name: 's',
+    expectEpoch: epoch - 1,
+    epoch,
+    from,
+    to,
+    kind: 'auto' as const,
+    jobId: 'j',
+    atMs: 1,
+    job: {
+      id: 'j',
+      kind: 'shard.failover' as const,
+      params: {},
+      state: 'running' as const,
+      reason: null,
+      step: 'started',
+      result: null,
+      createdAtMs: 0,
+      updatedAtMs: 0,
+      origin: 2,
+    },
+  };
+}
+
+/** Commit a failover of shard s from M to `to` (epoch 1). */
+function failOverTo(t: ReturnType<typeof setup>, to: string): void {
+  t.apply(begin(1, M, to));
+  t.apply({
+    t: 'shard.master',
+    name: 's',
+    epoch: 1,
+    master: to,
+    from: M,
+    kind: 'auto',
+    jobId: 'j',
+    atMs: 2,
+    reason: 'down',
+  });
+}
+
 describe('Fencer (promise 6: a master whose daemon lost the majority for lease_ms stops accepting writes)', () => {
   it('pauses writes on its master lease_ms after losing the majority, not before, and keeps re-issuing the pause', async () => {
     const t = setup();
@@ -187,6 +229,53 @@ describe('Fencer (promise 6: a master whose daemon lost the majority for lease_m
     t.setRole('slave');
     await t.run(200);
     expect(t.fencer.isFenced(M)).toBe(false);
+  });
+
+  it('keeps pausing an old master that is back in contact until it is a replica, however long that takes', async () => {
+    const t = setup();
+    t.setValid(false);
+    await t.run(600);
+    failOverTo(t, R);
+    t.setValid(true);
+    // Nobody demotes it for 5 × lease: the pause (2 × lease) must be renewed all along.
+    await t.run(2000);
+    const pauses = t.calls.filter((c) => c.startsWith('pause')).length;
+    expect(pauses).toBeGreaterThanOrEqual(8);
+    expect(t.calls.some((c) => c.startsWith('unpause'))).toBe(false);
+    t.setRole('slave');
+    await t.run(200);
+    expect(t.fencer.isFenced(M)).toBe(false);
+    expect(t.calls).toContain(`unpause ${M}`);
+  });
+
+  it('pauses a node of its own that acts as a master while another is committed, even without losing the majority', async () => {
+    const t = setup();
+    await t.run(100);
+    failOverTo(t, R);
+    await t.run(100);
+    expect(t.fencer.isFenced(M)).toBe(true);
+    expect(t.calls.filter((c) => c.startsWith('pause'))).toEqual([`pause ${M} 800`]);
+  });
+
+  it('does not pause the target of a failover in progress, nor act on a view the barrier cannot confirm', async () => {
+    const t = setup();
+    await t.run(100);
+    // R became the master (epoch 1); now a failover back to M is in progress (epoch 2): M reports
+    // role:master before that promotion is committed.
+    failOverTo(t, R);
+    t.apply({ ...begin(2, R, M), jobId: 'k', job: { ...begin(2, R, M).job, id: 'k' } });
+    await t.run(200);
+    expect(t.fencer.isFenced(M)).toBe(false);
+    expect(t.calls.filter((c) => c.startsWith('pause'))).toEqual([]);
+    // The failover is rolled back while M still reports role:master: M is stale now, but it is
+    // paused only once a read barrier confirms the committed state.
+    t.setBarrier(false);
+    t.apply({ t: 'shard.failover.abort', name: 's', epoch: 2, reason: 'x', atMs: 3 });
+    await t.run(200);
+    expect(t.calls.filter((c) => c.startsWith('pause'))).toEqual([]);
+    t.setBarrier(true);
+    await t.run(100);
+    expect(t.fencer.isFenced(M)).toBe(true);
   });
 
   it('manages min-replicas-to-write on its nodes when the shard asks for it', async () => {
