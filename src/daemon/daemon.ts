@@ -216,7 +216,11 @@ export class Daemon implements AdminBackend {
       adapter: this.adapter,
       clock: this.clock,
       logger: this.log.child({ component: 'fence' }),
-      leaseValid: () => this.raft.status().memberRole !== null && this.raft.lease().valid,
+      lease: () => {
+        const l = this.raft.lease();
+        return { valid: this.raft.status().memberRole !== null && l.valid, remainingMs: l.remainingMs };
+      },
+      electionTimeoutMs: c.raft.electionTimeoutMs,
       readBarrier: () => this.raft.readBarrier(2 * c.raft.electionTimeoutMs),
     });
     this.watchRaft();

@@ -80,12 +80,19 @@ export class FailoverEngine {
   private lastRegisterAttemptMs = 0;
   private lastFix = new Map<string, number>();
   private deciding = new Set<string>();
+  /** Per shard: when this daemon applied the last aborted failover (monotonic ms). */
+  private abortSeenAtMs = new Map<string, number>();
   private warned = new Map<string, number>();
   private stopped = false;
   private readonly log: Logger;
 
   constructor(private readonly o: EngineOptions) {
     this.log = o.logger;
+    o.state.onChange((c) => {
+      if (c.type === 'shard' && c.event.type === 'failover-abort') {
+        this.abortSeenAtMs.set(c.event.shard.name, this.o.clock.nowMs());
+      }
+    });
     this.prober = new Prober({
       adapter: o.adapter,
       clock: o.clock,
@@ -274,12 +281,14 @@ export class FailoverEngine {
 
   private async startAutomaticFailover(shard: Shard, votes: NodeId[]): Promise<void> {
     const name = shard.name;
-    const wall = this.o.clock.wallMs();
     const retryPause = Math.min(
       shard.settings.failoverTimeoutMs,
       Math.max(2 * shard.settings.downAfterMs, 1000),
     );
-    if (shard.lastAbortAtMs !== null && wall - shard.lastAbortAtMs < retryPause) return;
+    // When this daemon applied the last abort, on its own monotonic clock: wall clocks of
+    // different daemons are not comparable (a leader an hour ahead would block retries for an hour).
+    const abortedAt = this.abortSeenAtMs.get(name);
+    if (abortedAt !== undefined && this.o.clock.nowMs() - abortedAt < retryPause) return;
     this.deciding.add(name);
     try {
       const master = shard.master!;

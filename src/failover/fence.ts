@@ -12,9 +12,11 @@
  * state names another master (an old master back in contact before the leader could demote it, or
  * restarted with its old role), until it reports role:slave.
  *
- * Timing: the Raft lease lapses at most election_timeout_ms after the last contact with the
- * majority; the fence engages lease_ms after that. The config rule lease_ms + election_timeout_ms
- * <= down_after_ms makes the old master fenced before the majority can promote another one.
+ * Timing: the fence engages lease_ms after this daemon last heard from the majority (its Raft
+ * lease, which runs an election timeout past that contact, has lapsed by then since lease_ms >=
+ * election_timeout_ms). The majority cannot find the master down before down_after_ms, and
+ * lease_ms + election_timeout_ms <= down_after_ms leaves at least an election timeout between the
+ * fence and any promotion.
  */
 import type { Shard } from '../cluster/shards.js';
 import type { ClusterState } from '../cluster/state.js';
@@ -34,8 +36,13 @@ export interface FenceOptions {
   adapter: RedisAdapter;
   clock: Clock;
   logger: Logger;
-  /** Is this daemon in contact with the majority (its Raft lease or fresh view)? */
-  leaseValid: () => boolean;
+  /**
+   * This daemon's contact with the majority: whether its Raft lease is valid and how long it has
+   * left. A lease runs for an election timeout after the last contact, so the contact itself was
+   * `electionTimeoutMs - remainingMs` ago.
+   */
+  lease: () => { valid: boolean; remainingMs: number };
+  electionTimeoutMs: number;
   /** A linearizable read point: resolves once the committed state is current here. */
   readBarrier: () => Promise<void>;
 }
@@ -70,8 +77,15 @@ export class Fencer {
   /** Called every probe round. */
   round(): void {
     const now = this.o.clock.nowMs();
-    const valid = this.o.leaseValid();
-    if (valid) this.lastMajorityMs = now;
+    const lease = this.o.lease();
+    const valid = lease.valid;
+    // When the majority was last heard from (not when the lease lapsed: that is an election
+    // timeout later), so the fence engages lease_ms after losing the majority, as promised.
+    if (valid)
+      this.lastMajorityMs = Math.max(
+        this.lastMajorityMs,
+        now - Math.max(0, this.o.electionTimeoutMs - lease.remainingMs),
+      );
     for (const shard of this.o.state.shards.values()) {
       for (const n of shard.nodes) {
         if (n.owner !== this.o.nodeId) continue;

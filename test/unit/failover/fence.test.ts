@@ -78,7 +78,9 @@ function setup(opts: { minReplicas?: number } = {}) {
     adapter,
     clock,
     logger: silentLogger,
-    leaseValid: () => valid,
+    // A lease that is renewed every round while valid: contact is "now".
+    lease: () => ({ valid, remainingMs: valid ? 200 : 0 }),
+    electionTimeoutMs: 200,
     readBarrier: () => (barrierOk ? Promise.resolve() : Promise.reject(new Error('no leader'))),
   });
   const run = async (ms: number) => {
