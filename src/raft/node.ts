@@ -16,6 +16,7 @@ import type { RaftTransport } from './transport.js';
 import {
   type ConfigChange,
   type Entry,
+  type HardState,
   type Membership,
   type Message,
   NO_NODE,
@@ -100,6 +101,8 @@ export class RaftNode {
   private lastSnapshotIndex: number;
   private appliedIndex: number;
   private lastMembershipJson = '';
+  /** Term and vote last handed to storage (the commit index is persisted lazily). */
+  private durableHardState: HardState;
 
   private proposals = new Map<number, Pending>();
   private readCounter = 0;
@@ -124,6 +127,7 @@ export class RaftNode {
       opts.recovered,
     );
     const snap = opts.recovered.snapshot;
+    this.durableHardState = { ...opts.recovered.hardState };
     this.lastSnapshotIndex = snap?.meta.index ?? 0;
     this.appliedIndex = snap?.meta.index ?? 0;
     if (snap) this.sm.restore(snap.data, snap.meta);
@@ -300,21 +304,27 @@ export class RaftNode {
     try {
       while (!this.busy && !this.stopped && this.core.hasReady()) {
         const rd = this.core.ready();
-        if (rd.hardState || rd.entries.length > 0 || rd.snapshot) {
+        // A Ready whose only change is the commit index need not be made durable: the commit
+        // index is re-learned from the leader after a restart (etcd skips that sync too). It is
+        // written with the next batch that must be synced.
+        const hs = rd.hardState;
+        const mustSync =
+          rd.entries.length > 0 ||
+          rd.snapshot !== null ||
+          (hs !== null && (hs.term !== this.durableHardState.term || hs.vote !== this.durableHardState.vote));
+        if (mustSync) {
           this.busy = true;
           let sync = true;
           let done = false;
-          this.storage.persist(
-            { hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot },
-            (err) => {
-              if (err) return this.fatal(err);
-              done = true;
-              if (sync) return; // completed synchronously: handled below, in this loop
-              this.busy = false;
-              this.afterPersist(rd);
-              this.pump();
-            },
-          );
+          if (hs) this.durableHardState = hs;
+          this.storage.persist({ hardState: hs, entries: rd.entries, snapshot: rd.snapshot }, (err) => {
+            if (err) return this.fatal(err);
+            done = true;
+            if (sync) return; // completed synchronously: handled below, in this loop
+            this.busy = false;
+            this.afterPersist(rd);
+            this.pump();
+          });
           sync = false;
           if (!done) return;
           this.busy = false;
