@@ -137,7 +137,7 @@ export class RedisProcess {
 
   /** A client with short timeouts (callers must quit it). */
   client(): Redis {
-    return new Redis({
+    const c = new Redis({
       port: this.port,
       host: '127.0.0.1',
       lazyConnect: true,
@@ -148,6 +148,9 @@ export class RedisProcess {
       retryStrategy: () => null,
       ...(this.opts.requirepass ? { password: this.opts.requirepass } : {}),
     });
+    // Connection errors surface as rejected commands; without a listener ioredis also prints them.
+    c.on('error', () => {});
+    return c;
   }
 
   /** Run one command on a fresh connection. */
