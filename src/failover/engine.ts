@@ -19,7 +19,7 @@ import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import { type CandidateFacts, judgeDown, type ReceivedReport, rankCandidates } from './decide.js';
 import { type NodeReport, type ProbeReport, Prober, type ProbeTarget } from './prober.js';
-import type { RedisAdapter, RedisInfo, RedisRef } from './redis.js';
+import type { RedisAdapter, RedisInfo } from './redis.js';
 import { upstreamOf } from './redis.js';
 import { refOf } from './refs.js';
 

@@ -224,7 +224,7 @@ export class SentinelCommands {
   }
 
   private isSDown(seen: SeenNode | null, downAfterMs: number): boolean {
-    return seen !== null && seen.failing && seen.downForMs >= downAfterMs;
+    return seen?.failing === true && seen.downForMs >= downAfterMs;
   }
 
   masterFlags(s: Shard, linkDown = false): string[] {
@@ -272,7 +272,7 @@ export class SentinelCommands {
     const flags: string[] = [];
     if (this.isSDown(seen, s.settings.downAfterMs)) flags.push('s_down');
     flags.push('slave');
-    if (!seen || !seen.connected) flags.push('disconnected');
+    if (!seen?.connected) flags.push('disconnected');
     if (s.pending?.to === n.addr) flags.push('promoted');
     const f = this.commonFields(n.addr, n.addr, seen?.runId ?? '', flags, seen, s.settings.downAfterMs, {});
     f.push(
@@ -370,7 +370,7 @@ export class SentinelCommands {
       subcommands: [
         sub('get-master-addr-by-name', 3, (ctx) => {
           const s = b.shards().find((x) => x.name === ctx.args[2]);
-          if (!s || !s.master || !b.fresh()) return R.nullArray;
+          if (!s?.master || !b.fresh()) return R.nullArray;
           const { ip, port } = splitAddr(s.master);
           return R.bulks([ip, String(port)]);
         }),
