@@ -10,6 +10,7 @@ import {
 } from '../../src/raft/grpc/transport.js';
 import type { AppendRequest, Message, NodeId } from '../../src/raft/types.js';
 import { silentLogger } from '../../src/util/log.js';
+import { waitFor } from '../support/daemons.js';
 import { freePort } from '../support/ports.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -343,6 +344,38 @@ describe('GrpcRaftTransport', () => {
     const peer = a.transport.stats().peers.get(2)!;
     expect(peer.reconnects).toBeGreaterThanOrEqual(1);
     expect(peer.state).toBe('connected');
+  });
+
+  it('a restarted peer that sends to us cuts our long reconnect backoff short', async () => {
+    const port = await freePort();
+    // A backoff far longer than the test may wait: only the inbound message can end it early.
+    const a = await startNode(1, { transport: { backoff: { initialMs: 20_000, maxMs: 20_000 } } });
+    let b = await startNode(2, { port });
+    connect([a, b]);
+    await sendUntilDelivered(a, b, 0);
+
+    await stopNode(b);
+    a.transport.send(append(1, 2, 1000)); // fails: a's link to b backs off for 10-20 s
+    await waitFor(() => a.transport.stats().peers.get(2)?.state === 'backoff' || null, 5_000, {
+      what: "a's link to back off",
+      intervalMs: 10,
+    });
+    const queuedAt = performance.now();
+    a.transport.send(append(1, 2, 1001)); // queued behind the backoff
+
+    b = await startNode(2, { port });
+    connect([a, b]);
+    // b speaks first, as a candidate asking for a vote would (repeatedly, as Raft retries).
+    const queuedArrived = (ms: Message[]) => ms.some((m) => m.type === 'append' && m.seq === 1001);
+    for (let i = 0; i < 50 && !queuedArrived(b.inbox.messages); i++) {
+      b.transport.send(append(2, 1, i));
+      await b.inbox.waitFor(queuedArrived, 100).catch(() => {});
+    }
+    expect(queuedArrived(b.inbox.messages), 'the queued message arrived once the backoff was cut short').toBe(
+      true,
+    );
+    expect(performance.now() - queuedAt).toBeLessThan(10_000);
+    expect(a.transport.stats().peers.get(2)!.state).toBe('connected');
   });
 
   it('queues while the peer is unreachable, dropping the oldest non-critical messages first', async () => {

@@ -371,7 +371,10 @@ export class GrpcRaftTransport implements RaftTransport {
     }
     this.totals.received++;
     const link = this.peers.get(message.from);
-    if (link) link.received++;
+    if (link) {
+      link.received++;
+      link.heardFrom();
+    }
     if (!this.handler) {
       this.totals.noHandler++;
       return;
@@ -381,6 +384,9 @@ export class GrpcRaftTransport implements RaftTransport {
 }
 
 // ---------------------------------------------------------------------------------------------
+
+/** Least time between two reconnects that inbound traffic from the peer triggers. */
+const HEARD_FROM_RECONNECT_SPACING_MS = 100;
 
 /** One peer: its channel, streams, queues and reconnect state. */
 class PeerLink {
@@ -400,6 +406,7 @@ class PeerLink {
   private failedBefore = false;
   private destroyed = false;
   private backoffTimer: NodeJS.Timeout | null = null;
+  private lastConnectAt = 0;
   private connectTimer: NodeJS.Timeout | null = null;
   private snapIdleTimer: NodeJS.Timeout | null = null;
   private readonly warnLog = new LogThrottle();
@@ -459,6 +466,20 @@ class PeerLink {
     }
   }
 
+  /**
+   * The peer just sent us a message, so it is up (it restarted, or a partition healed): a link
+   * waiting out a long backoff reconnects now, so our answers (votes, acks) are not held back for
+   * seconds. At most once per HEARD_FROM_RECONNECT_SPACING_MS, so a one-way partition cannot turn inbound
+   * traffic into a reconnect storm; the backoff keeps growing if the attempt fails.
+   */
+  heardFrom(): void {
+    if (this.state !== 'backoff' || this.destroyed) return;
+    if (performance.now() - this.lastConnectAt < HEARD_FROM_RECONNECT_SPACING_MS) return;
+    this.clearBackoff();
+    this.state = 'idle';
+    if (this.queue.length > 0 || this.snapQueue.length > 0) this.connect();
+  }
+
   /** The peer moved: reconnect to the new address, keeping queued messages. */
   setAddr(addr: string): void {
     this.addr = addr;
@@ -500,6 +521,7 @@ class PeerLink {
   private connect(): void {
     if (this.destroyed) return;
     this.state = 'connecting';
+    this.lastConnectAt = performance.now();
     if (this.failedBefore) this.reconnects++;
     this.client = new grpc.Client(this.addr, this.cfg.credentials, this.cfg.channelOptions);
     this.main = this.openStream('send');
