@@ -412,10 +412,15 @@ export class RaftCore {
     else this.becomeCandidate(transfer);
   }
 
-  /** The metadata a snapshot taken at applied index `index` must carry. */
-  snapshotMetaAt(index: number): SnapshotMeta {
+  /**
+   * The metadata a snapshot taken at applied index `index` must carry, or null when the log no
+   * longer holds that index: a snapshot from the leader replaced it while the driver was still
+   * applying older committed entries, and that snapshot (newer) is about to be installed.
+   */
+  snapshotMetaAt(index: number): SnapshotMeta | null {
+    if (index > this.log.lastIndex()) throw new Error(`cannot snapshot at ${index}: beyond the log's end`);
     const term = this.log.term(index);
-    if (term === undefined) throw new Error(`no term known for index ${index}`);
+    if (term === undefined) return null;
     return { index, term, membership: this.membershipAt(index) };
   }
 

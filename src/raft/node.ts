@@ -430,6 +430,7 @@ export class RaftNode {
     if (this.busy || this.stopped) return;
     if (this.appliedIndex - this.lastSnapshotIndex < this.snapshotEvery) return;
     const meta = this.core.snapshotMetaAt(this.appliedIndex);
+    if (!meta) return; // a newer snapshot from the leader is being installed
     const snap: Snapshot = { meta, data: this.sm.snapshot() };
     this.busy = true;
     this.lastSnapshotIndex = meta.index;

@@ -467,6 +467,7 @@ export class RaftNet {
   compact(id: NodeId, compactTo?: number): Snapshot {
     const n = this.node(id);
     const meta = n.core.snapshotMetaAt(n.appliedIndex);
+    if (!meta) throw new Error(`node ${id}: applied index ${n.appliedIndex} is no longer in its log`);
     const snap: Snapshot = { meta, data: this.encodeSnapshot(n.values) };
     n.storage.compact(snap);
     n.core.compact(snap, compactTo ?? meta.index);

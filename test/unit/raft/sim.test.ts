@@ -252,6 +252,16 @@ describe('simulation determinism and teeth', () => {
     expect(a.committed).toBeGreaterThan(0);
   });
 
+  it('regression: a snapshot from the leader that lands while older committed entries are being persisted and applied (seeds 734, 1714)', async () => {
+    // The driver applied the older entries after the core had already replaced its log with the
+    // snapshot, then tried to take its own snapshot at an index the log no longer held, and died.
+    for (const seed of [734, 1714]) {
+      const r = await runSeed(seed);
+      expect(r.failure, `seed ${seed}`).toBeNull();
+      expect(r.ok).toBe(true);
+    }
+  });
+
   it('a disk that acknowledges before it is durable is caught: some seed in 1..40 fails a safety check', async () => {
     let caught: { seed: number; failure: string } | null = null;
     for (let seed = 1; seed <= 40 && !caught; seed++) {
