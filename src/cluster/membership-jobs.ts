@@ -14,6 +14,7 @@ import {
   retryTransient,
 } from './jobs.js';
 import type { JobKind } from './jobs-model.js';
+import type { Shard } from './shards.js';
 
 /** How long a new member may take to catch up before its add/promote job fails. */
 export const CATCH_UP_TIMEOUT_MS = 120_000;
@@ -146,8 +147,24 @@ const removeMember: JobExecutor = async (ctx) => {
     deadlineMs: ctx.clock.nowMs() + 30_000,
     what: `removing node ${id}`,
   });
-  return { reason: `node ${id} was removed` };
+  return { reason: `node ${id} was removed${leftBehind(ctx.state.shards.values(), id)}` };
 };
+
+/**
+ * The Redis nodes a removed member's daemon managed stay in their shards (the operator decides
+ * whether that Redis goes too): say so, with the command that takes each one out.
+ */
+export function leftBehind(shards: Iterable<Shard>, id: NodeId): string {
+  const owned: string[] = [];
+  for (const shard of shards)
+    for (const n of shard.nodes) if (n.owner === id) owned.push(`${shard.name} ${n.addr}`);
+  if (owned.length === 0) return '';
+  return (
+    `; the Redis nodes it managed stay in their shards with no daemon beside them: ` +
+    owned.map((o) => `raftinel shard node-remove ${o}`).join(', ') +
+    ' takes them out'
+  );
+}
 
 const transferLeader: JobExecutor = async (ctx) => {
   const to = param<NodeId>(ctx, 'to');
