@@ -5,10 +5,6 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { addressProblem } from '../config/address.js';
-import { ConfigError } from '../config/errors.js';
-import { configWarnings, loadConfig } from '../config/load.js';
-import { Daemon, StartupError } from '../daemon/daemon.js';
-import { StorageError } from '../raft/storage/types.js';
 import { VERSION } from '../util/version.js';
 import { type AdminTarget, adminRequest, apiErrorMessage, CliError } from './admin-client.js';
 import { runJob, waitJob } from './jobs.js';
@@ -113,41 +109,6 @@ function jobOpts(o: ClientOpts) {
   };
 }
 
-async function start(opts: {
-  config?: string;
-  single?: boolean;
-  join?: string;
-  nodeId?: number;
-  dataDir?: string;
-  logLevel?: string;
-}): Promise<number> {
-  const config = loadConfig({
-    ...(opts.config ? { file: opts.config } : {}),
-    flags: {
-      ...(opts.single ? { single: true } : {}),
-      ...(opts.join ? { join: opts.join } : {}),
-      ...(opts.nodeId !== undefined ? { nodeId: opts.nodeId } : {}),
-      ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
-      ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
-    },
-  });
-  const daemon = await Daemon.start(config);
-  for (const w of configWarnings(config)) daemon.log.warn({ warning: w }, 'configuration warning');
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    signals++;
-    if (signals > 1) {
-      daemon.log.warn({ signal: sig }, 'second signal: exiting now');
-      process.exit(130);
-    }
-    daemon.log.info({ signal: sig }, 'signal received');
-    void daemon.stop(`signal ${sig}`);
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-  return daemon.stopped;
-}
-
 export function buildProgram(): Command {
   const program = new Command('raftinel')
     .description('Raft-based replacement for Redis Sentinel')
@@ -167,7 +128,9 @@ export function buildProgram(): Command {
     .option('--data-dir <dir>', 'data directory (overrides the file)')
     .option('--log-level <level>', 'trace, debug, info, warn, error or fatal')
     .action(async (o) => {
-      process.exitCode = await start(o);
+      // Loaded on demand: the daemon's modules (gRPC, Redis, metrics) would slow every other command.
+      const { runStart } = await import('./start.js');
+      process.exitCode = await runStart(o);
     });
 
   withClientOptions(
@@ -338,26 +301,9 @@ export async function main(argv: string[]): Promise<number> {
       // commander already printed the message (and help where useful).
       return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2;
     }
-    if (err instanceof ConfigError) {
-      console.error(`raftinel: configuration error:\n${err.message}`);
-      return 2;
-    }
-    if (err instanceof StartupError) {
-      console.error(`raftinel: ${err.message}`);
-      return err.exitCode;
-    }
-    if (err instanceof StorageError) {
-      console.error(`raftinel: storage error: ${err.message}`);
-      return 1;
-    }
     if (err instanceof CliError) {
       console.error(`raftinel: ${err.message}`);
       return err.exitCode;
-    }
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE' || code === 'EACCES') {
-      console.error(`raftinel: cannot listen: ${(err as Error).message}`);
-      return 1;
     }
     console.error(`raftinel: ${(err as Error).stack ?? err}`);
     return 1;
