@@ -655,7 +655,11 @@ export class RaftCore {
 
   private resetElectionTimer(): void {
     this.electionElapsed = 0;
-    this.randomizedElectionTicks = this.electionTicks + this.random.int(this.electionTicks);
+    // Uniform in [E, 1.5 E): a new leader about one election timeout after the old one went
+    // silent (etcd draws from [E, 2 E): 1.33 E for the first of two survivors). The tick is fine
+    // enough (tickPlan) that two survivors rarely draw the same value.
+    this.randomizedElectionTicks =
+      this.electionTicks + this.random.int(Math.max(1, Math.ceil(this.electionTicks / 2)));
   }
 
   private tickElection(): void {

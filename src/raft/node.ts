@@ -71,9 +71,12 @@ export type RaftNodeEvent =
   | { type: 'snapshot'; kind: 'taken' | 'installed'; index: number }
   | { type: 'fatal'; error: Error };
 
-/** Ticks per timeout: the tick is the heartbeat interval, or a tenth of the election timeout if smaller. */
+/**
+ * Ticks per timeout: the tick is the heartbeat interval, or a 40th of the election timeout if
+ * smaller, so the randomized election timeout ([E, 1.5 E) ticks) has about 20 distinct values.
+ */
 export function tickPlan(heartbeatMs: number, electionTimeoutMs: number) {
-  const tickMs = Math.max(1, Math.min(heartbeatMs, Math.floor(electionTimeoutMs / 10)));
+  const tickMs = Math.max(1, Math.min(heartbeatMs, Math.floor(electionTimeoutMs / 40)));
   const heartbeatTicks = Math.max(1, Math.round(heartbeatMs / tickMs));
   const electionTicks = Math.max(heartbeatTicks + 1, Math.round(electionTimeoutMs / tickMs));
   return { tickMs, heartbeatTicks, electionTicks };

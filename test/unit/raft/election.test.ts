@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { RaftCore } from '../../../src/raft/core.js';
 import { encodeConfigRecord, initialMembership } from '../../../src/raft/membership.js';
+import { tickPlan } from '../../../src/raft/node.js';
 import type { Message, NodeId, VoteRequest } from '../../../src/raft/types.js';
 import { seededRandom } from '../../../src/util/random.js';
 import { agreedLeader, E, waitAgreedLeader } from '../../support/raft-helpers.js';
@@ -89,7 +90,7 @@ describe('MIT 2A', () => {
 });
 
 describe('paper §5.1-5.2 (etcd raft_paper_test)', () => {
-  it('StartAsFollower and FollowerElectionTimeoutRandomized: a timeout is drawn from [E, 2E)', () => {
+  it('StartAsFollower and FollowerElectionTimeoutRandomized: a timeout is drawn from [E, 1.5E)', () => {
     const seen = new Set<number>();
     for (let seed = 1; seed <= 40; seed++) {
       const net = new RaftNet({ members: [1, 2, 3], seed, core: { preVote: false } });
@@ -101,7 +102,7 @@ describe('paper §5.1-5.2 (etcd raft_paper_test)', () => {
       }
       expect(net.status(1).role).toBe('candidate');
       expect(t).toBeGreaterThanOrEqual(E);
-      expect(t).toBeLessThan(2 * E);
+      expect(t).toBeLessThan(1.5 * E);
       seen.add(t);
     }
     // Randomized: not one fixed value.
@@ -552,5 +553,24 @@ describe('RaftCore construction', () => {
     for (let i = 0; i < 100; i++) core.tick();
     expect(core.status()).toMatchObject({ role: 'follower', term: 1, memberRole: null });
     expect(core.hasReady()).toBe(false);
+  });
+});
+
+describe('tick plan', () => {
+  it('ticks finely enough for about 20 distinct election timeouts, and never slower than the heartbeat', () => {
+    for (const [hb, et] of [
+      [100, 1000],
+      [50, 300],
+      [30, 150],
+      [10, 1000],
+      [500, 5000],
+    ] as const) {
+      const p = tickPlan(hb, et);
+      expect(p.tickMs).toBeLessThanOrEqual(hb);
+      expect(Math.abs(p.heartbeatTicks * p.tickMs - hb)).toBeLessThanOrEqual(p.tickMs / 2);
+      expect(Math.abs(p.electionTicks * p.tickMs - et)).toBeLessThanOrEqual(p.tickMs / 2);
+      // The randomized part spans E / 2 ticks: at least 15 values unless the heartbeat is the tick.
+      if (p.tickMs < hb) expect(Math.ceil(p.electionTicks / 2)).toBeGreaterThanOrEqual(15);
+    }
   });
 });
