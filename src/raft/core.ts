@@ -135,6 +135,9 @@ const DEFAULTS = {
 /** How many probe sequences to remember the issue tick of (lease bookkeeping). */
 const SEQ_HISTORY = 4096;
 
+/** How long into its own pre-vote round a pre-candidate breaks ties with others (yieldsPreVoteTo). */
+const PREVOTE_TIE_BREAK_TICKS = 2;
+
 export class RaftCore {
   readonly id: NodeId;
   private readonly electionTicks: number;
@@ -728,7 +731,7 @@ export class RaftCore {
       this.vote === m.from ||
       (this.vote === NO_NODE && this.leader === NO_NODE) ||
       (m.type === 'prevote' && m.term > this.term);
-    if (canVote && this.log.isUpToDate(m.lastLogIndex, m.lastLogTerm)) {
+    if (canVote && this.log.isUpToDate(m.lastLogIndex, m.lastLogTerm) && !this.yieldsPreVoteTo(m)) {
       // A pre-vote grant carries the candidate's future term so it is not mistaken for stale.
       this.send({ type: respType, from: this.id, to: m.from, term: m.term, granted: true });
       if (m.type === 'vote') {
@@ -738,6 +741,25 @@ export class RaftCore {
     } else {
       this.send({ type: respType, from: this.id, to: m.from, term: this.term, granted: false });
     }
+  }
+
+  /**
+   * Two pre-candidates of the same round with equally good logs would grant each other, both
+   * become candidates in the same term and split the vote (a whole election timeout lost). Pre-vote
+   * carries no safety, so break the tie: the lower id wins it, and a pre-candidate refuses a
+   * higher id unless that one's log is strictly more up to date. The refused member stays a
+   * pre-candidate and grants the winner's real vote request. Only in the first
+   * PREVOTE_TIE_BREAK_TICKS of our own round (a true tie starts within a round trip): a member
+   * that cannot hear answers stays a pre-candidate for good, and must not block the others.
+   */
+  private yieldsPreVoteTo(m: VoteRequest): boolean {
+    if (m.type !== 'prevote' || this.role !== 'precandidate') return false;
+    if (this.electionElapsed > PREVOTE_TIE_BREAK_TICKS) return false;
+    if (m.term !== this.term + 1 || m.from < this.id) return false;
+    const strictlyBetter =
+      m.lastLogTerm > this.log.lastTerm() ||
+      (m.lastLogTerm === this.log.lastTerm() && m.lastLogIndex > this.log.lastIndex());
+    return !strictlyBetter;
   }
 
   /** Record a vote; returns true if the election concluded. */

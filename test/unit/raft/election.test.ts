@@ -421,6 +421,41 @@ describe('etcd scenarios: pre-vote and check-quorum', () => {
     expect(net.status(l).term).toBeGreaterThanOrEqual(4);
   });
 
+  describe('pre-vote tie-break', () => {
+    it('two survivors that start pre-voting at the same moment do not split the vote: the lower id wins in the next term', () => {
+      const net = new RaftNet({ members: [1, 2, 3], seed: 7 });
+      net.elect(1);
+      net.tickAndStabilize(2);
+      const term = net.status(1).term;
+      net.crash(1);
+      // Both time out in the same instant: each pre-vote request is in flight while the other
+      // is already a pre-candidate.
+      net.campaign(3);
+      net.campaign(2);
+      net.stabilize();
+      expect(net.status(2).role).toBe('leader');
+      expect(net.status(2).term).toBe(term + 1);
+      expect(net.status(3)).toMatchObject({ role: 'follower', leader: 2, term: term + 1 });
+      expect([...net.leadersByTerm()]).toEqual([
+        [term, 1],
+        [term + 1, 2],
+      ]);
+    });
+
+    it('a member that can never win (so stays a pre-candidate) does not keep a higher id from winning', () => {
+      // Five members, 1 and 5 down; 2 reaches only 3, and 4 reaches only 3. Only 3 can gather
+      // three votes (its own, 2's and 4's); 2 keeps pre-voting forever with two at most.
+      const net = new RaftNet({ members: [1, 2, 3, 4, 5], seed: 8 });
+      net.elect(1);
+      net.tickAndStabilize(2);
+      net.crash(1);
+      net.crash(5);
+      net.cutBoth(2, 4);
+      net.tickUntil(() => net.status(3).role === 'leader', 20 * E);
+      expect(net.status(2).role).not.toBe('leader');
+    });
+  });
+
   describe('DisruptiveFollower', () => {
     /** Elect 1, cut 3 off until its election timer fires, then reconnect it. */
     function rejoin(preVote: boolean, checkQuorum: boolean) {
