@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { leftBehind } from '../../../src/cluster/membership-jobs.js';
 import { applyShardCommand, type Shard, type ShardSettings } from '../../../src/cluster/shards.js';
+import { shardSettings } from '../../support/shard-settings.js';
 
-const settings: ShardSettings = {
-  downAfterMs: 1000,
-  leaseMs: 1000,
-  maxLagBytes: 1 << 20,
-  switchoverPauseMs: 2000,
-  failoverTimeoutMs: 180000,
-  quorum: 2,
-  parallelSyncs: 1,
-  minReplicasToWrite: 0,
-  minReplicasMaxLagSeconds: 10,
-};
+const settings: ShardSettings = shardSettings();
 
 function shards(): Map<string, Shard> {
   const m = new Map<string, Shard>();

@@ -3,6 +3,7 @@ import type { Shard, ShardNode } from '../../../src/cluster/shards.js';
 import { judgeDown, type ReceivedReport, rankCandidates } from '../../../src/failover/decide.js';
 import type { NodeReport } from '../../../src/failover/prober.js';
 import { parseInfo, type RedisInfo } from '../../../src/failover/redis.js';
+import { shardSettings } from '../../support/shard-settings.js';
 
 const M = '10.0.0.1:6379';
 
@@ -111,17 +112,7 @@ function shard(nodes: ShardNode[], maxLagBytes = 1_000_000): Shard {
     lastEpoch: 3,
     master: M,
     nodes,
-    settings: {
-      downAfterMs: 1000,
-      leaseMs: 1000,
-      maxLagBytes,
-      switchoverPauseMs: 2000,
-      failoverTimeoutMs: 180000,
-      quorum: 2,
-      parallelSyncs: 1,
-      minReplicasToWrite: 0,
-      minReplicasMaxLagSeconds: 10,
-    },
+    settings: shardSettings({ maxLagBytes }),
     pending: null,
     lastAbortAtMs: null,
     history: [],

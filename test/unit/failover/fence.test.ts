@@ -7,21 +7,12 @@ import { Prober } from '../../../src/failover/prober.js';
 import { parseInfo, type RedisAdapter } from '../../../src/failover/redis.js';
 import { silentLogger } from '../../../src/util/log.js';
 import { Scheduler } from '../../sim/scheduler.js';
+import { shardSettings } from '../../support/shard-settings.js';
 
 const M = '10.0.0.1:6379';
 const R = '10.0.0.2:6379';
 
-const settings: ShardSettings = {
-  downAfterMs: 1000,
-  leaseMs: 400,
-  maxLagBytes: 1 << 20,
-  switchoverPauseMs: 2000,
-  failoverTimeoutMs: 180000,
-  quorum: 2,
-  parallelSyncs: 1,
-  minReplicasToWrite: 0,
-  minReplicasMaxLagSeconds: 10,
-};
+const settings: ShardSettings = shardSettings({ leaseMs: 400 });
 
 function setup(opts: { minReplicas?: number } = {}) {
   const s = new Scheduler();

@@ -6,18 +6,9 @@ import {
   type ShardCommand,
   type ShardSettings,
 } from '../../../src/cluster/shards.js';
+import { shardSettings } from '../../support/shard-settings.js';
 
-const settings: ShardSettings = {
-  downAfterMs: 1000,
-  leaseMs: 1000,
-  maxLagBytes: 1 << 20,
-  switchoverPauseMs: 2000,
-  failoverTimeoutMs: 180000,
-  quorum: 2,
-  parallelSyncs: 1,
-  minReplicasToWrite: 0,
-  minReplicasMaxLagSeconds: 10,
-};
+const settings: ShardSettings = shardSettings();
 const node = (addr: string) => ({
   addr,
   owner: null,
