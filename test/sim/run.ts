@@ -35,7 +35,8 @@ export interface SeedResult {
 
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-async function runFor(c: SimCluster, ms: number, chunkMs = 20): Promise<void> {
+/** Advance virtual time by `ms`, letting promise callbacks (acknowledgements) run between chunks. */
+export async function runFor(c: SimCluster, ms: number, chunkMs = 20): Promise<void> {
   const end = c.scheduler.now + ms;
   while (c.scheduler.now < end) {
     c.run(Math.min(chunkMs, end - c.scheduler.now));
@@ -43,7 +44,8 @@ async function runFor(c: SimCluster, ms: number, chunkMs = 20): Promise<void> {
   }
 }
 
-async function runUntil(c: SimCluster, pred: () => boolean, timeoutMs: number): Promise<boolean> {
+/** Advance virtual time until `pred` holds (checked every 10 ms) or `timeoutMs` passed; whether it held. */
+export async function runUntil(c: SimCluster, pred: () => boolean, timeoutMs: number): Promise<boolean> {
   const end = c.scheduler.now + timeoutMs;
   while (c.scheduler.now < end) {
     if (pred()) return true;

@@ -3,7 +3,7 @@
  * array vs null bulk vs RESP3 null, map vs flat array, push), for conformance tests that compare
  * what two servers put on the wire, not what a client library makes of it.
  */
-import { connect, type Socket } from 'node:net';
+import { BufferedSocket } from '../buffered-socket.js';
 
 export type Resp =
   | { t: 'simple'; s: string }
@@ -143,41 +143,9 @@ export function recordFields(r: Resp, proto: 2 | 3): [string, string][] {
   });
 }
 
-export class RespConn {
-  private buf = Buffer.alloc(0);
-  private ended = false;
-  private wake: (() => void) | null = null;
-
-  private constructor(private readonly socket: Socket) {
-    socket.on('data', (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      this.notify();
-    });
-    socket.on('close', () => {
-      this.ended = true;
-      this.notify();
-    });
-    socket.on('error', () => {});
-  }
-
+export class RespConn extends BufferedSocket {
   static async open(port: number, host = '127.0.0.1'): Promise<RespConn> {
-    const socket = connect(port, host);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
-    socket.setNoDelay(true);
-    return new RespConn(socket);
-  }
-
-  private notify(): void {
-    const w = this.wake;
-    this.wake = null;
-    w?.();
-  }
-
-  get closed(): boolean {
-    return this.ended;
+    return new RespConn(await BufferedSocket.dial(port, host));
   }
 
   send(...args: string[]): void {
@@ -187,52 +155,25 @@ export class RespConn {
   }
 
   /** The next reply (or push), bounded by `timeoutMs`. */
-  async next(timeoutMs = 3000): Promise<Resp> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const r = parseResp(this.buf, 0);
-      if (r) {
-        this.buf = this.buf.subarray(r[1]);
-        return r[0];
-      }
-      if (this.ended)
-        throw new Error(`connection closed; buffered ${JSON.stringify(this.buf.toString('latin1'))}`);
-      const left = deadline - Date.now();
-      if (left <= 0)
-        throw new Error(
-          `no reply within ${timeoutMs} ms; buffered ${JSON.stringify(this.buf.toString('latin1'))}`,
-        );
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-    }
+  next(timeoutMs = 3000): Promise<Resp> {
+    return this.waitFor(
+      () => {
+        const r = parseResp(this.buf, 0);
+        if (r) {
+          this.buf = this.buf.subarray(r[1]);
+          return r[0];
+        }
+        if (this.ended)
+          throw new Error(`connection closed; buffered ${JSON.stringify(this.buf.toString('latin1'))}`);
+        return undefined;
+      },
+      timeoutMs,
+      'a reply',
+    );
   }
 
   async call(...args: string[]): Promise<Resp> {
     this.send(...args);
     return this.next();
-  }
-
-  /** Wait until the server closes the connection (bounded). */
-  async waitClosed(timeoutMs = 3000): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.ended && Date.now() < deadline) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, Math.max(1, deadline - Date.now()));
-        this.wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-    }
-    return this.ended;
-  }
-
-  close(): void {
-    this.socket.destroy();
   }
 }

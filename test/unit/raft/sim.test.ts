@@ -9,28 +9,7 @@ import type { NodeId } from '../../../src/raft/types.js';
 import { seededRandom } from '../../../src/util/random.js';
 import { SimCluster, type SimClusterOptions } from '../../sim/cluster.js';
 import { RELIABLE } from '../../sim/network.js';
-import { runSeed } from '../../sim/run.js';
-
-const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/** Advance virtual time, letting promise callbacks (acknowledgements) run between chunks. */
-async function runFor(c: SimCluster, ms: number, chunkMs = 10): Promise<void> {
-  const end = c.scheduler.now + ms;
-  while (c.scheduler.now < end) {
-    c.run(Math.min(chunkMs, end - c.scheduler.now));
-    await flush();
-  }
-}
-
-async function runUntil(c: SimCluster, pred: () => boolean, timeoutMs: number): Promise<boolean> {
-  const end = c.scheduler.now + timeoutMs;
-  while (c.scheduler.now < end) {
-    if (pred()) return true;
-    c.run(10);
-    await flush();
-  }
-  return pred();
-}
+import { runFor, runSeed, runUntil } from '../../sim/run.js';
 
 /** Faults off: heal, reliable network, everyone up; then one more value must commit on all. */
 async function converge(c: SimCluster): Promise<void> {
@@ -161,7 +140,7 @@ describe('MIT 2C/2D on the simulation', () => {
       }
       c.heal();
       for (const x of cut) c.isolate(x);
-      await runFor(c, 70);
+      await runFor(c, 70, 10);
     }
     chaos = false;
     expect(c.stats.crashes).toBeGreaterThan(5);
@@ -187,7 +166,7 @@ describe('MIT 2C/2D on the simulation', () => {
       void c.propose(c.stableLeader()?.id ?? l);
       await runFor(c, 5);
     }
-    await runFor(c, 100);
+    await runFor(c, 100, 10);
     expect(c.members.get(l)!.raft!.status().snapshotIndex).toBeGreaterThan(
       c.members.get(f)!.raft!.status().lastIndex,
     );
@@ -221,7 +200,7 @@ describe('MIT 2C/2D on the simulation', () => {
       void c.propose(c.stableLeader()?.id ?? l);
       await runFor(c, 5);
     }
-    await runFor(c, 100);
+    await runFor(c, 100, 10);
     const snapshots = countSends(c, 'snapshot', f);
     c.heal();
     // Crash it three times, each time once a few chunks went out.
@@ -230,7 +209,7 @@ describe('MIT 2C/2D on the simulation', () => {
       expect(await runUntil(c, () => snapshots() >= seen + 3, 2000)).toBe(true);
       expect(c.members.get(f)!.raft!.status().snapshotIndex).toBe(0);
       c.crash(f);
-      await runFor(c, 30);
+      await runFor(c, 30, 10);
       c.start(f);
     }
     expect(await runUntil(c, () => c.members.get(f)!.raft!.status().snapshotIndex > 0, 5000)).toBe(true);

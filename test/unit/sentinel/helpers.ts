@@ -1,7 +1,7 @@
 /** Test helpers for the Sentinel port: a raw RESP client that reads replies byte-exactly. */
-import { connect, type Socket } from 'node:net';
 import { encodeCommand } from '../../../src/sentinel/resp.js';
 import { SentinelServer, type SentinelServerOptions } from '../../../src/sentinel/server.js';
+import { BufferedSocket } from '../../support/buffered-socket.js';
 
 /** End offset of the complete RESP2/RESP3 reply starting at `at`, or -1 if incomplete. */
 export function replyEnd(buf: Buffer, at: number): number {
@@ -50,62 +50,9 @@ export function replyEnd(buf: Buffer, at: number): number {
 }
 
 /** A TCP client that sends raw bytes and reads whole replies as latin1 strings. */
-export class RawClient {
-  private buf = Buffer.alloc(0);
-  private ended = false;
-  private wake: (() => void) | null = null;
-
-  private constructor(readonly socket: Socket) {
-    socket.on('data', (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      this.notify();
-    });
-    socket.on('close', () => {
-      this.ended = true;
-      this.notify();
-    });
-    socket.on('error', () => {});
-  }
-
+export class RawClient extends BufferedSocket {
   static async connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
-    const socket = connect(port, host);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
-    socket.setNoDelay(true);
-    return new RawClient(socket);
-  }
-
-  private notify(): void {
-    const w = this.wake;
-    this.wake = null;
-    w?.();
-  }
-
-  private async waitFor<T>(check: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = check();
-      if (v !== undefined) return v;
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        throw new Error(
-          `timed out waiting for ${what}; buffered: ${JSON.stringify(this.buf.toString('latin1'))}`,
-        );
-      }
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-    }
-  }
-
-  get closed(): boolean {
-    return this.ended;
+    return new RawClient(await BufferedSocket.dial(port, host));
   }
 
   send(data: string | Buffer): void {
@@ -170,10 +117,6 @@ export class RawClient {
   /** Bytes received and not yet read. */
   get pending(): string {
     return this.buf.toString('latin1');
-  }
-
-  close(): void {
-    this.socket.destroy();
   }
 }
 
