@@ -11,6 +11,7 @@ import {
   checkPromiseOne,
   FAST,
   missingKeys,
+  seededKeys,
   startFailoverCluster,
   waitFollows,
   waitForMaster,
@@ -18,7 +19,7 @@ import {
 import { cleanupRedis } from '../support/redis.js';
 
 const SHARD = 'mymaster';
-const seedKeys = Array.from({ length: 100 }, (_, i) => `seed:${SHARD}:${i}`);
+const seedKeys = seededKeys(SHARD);
 
 afterEach(async (ctx) => {
   dumpLogsIfFailed(ctx);

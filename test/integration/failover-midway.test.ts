@@ -16,6 +16,7 @@ import {
   type JobView,
   missingKeys,
   SteadyWriter,
+  seededKeys,
   sentinelClient,
   startFailoverCluster,
   waitFollows,
@@ -24,7 +25,7 @@ import {
 import { cleanupRedis, type RedisProcess } from '../support/redis.js';
 
 const SHARD = 'mymaster';
-const seedKeys = Array.from({ length: 100 }, (_, i) => `seed:${SHARD}:${i}`);
+const seedKeys = seededKeys(SHARD);
 
 afterEach(async (ctx) => {
   dumpLogsIfFailed(ctx);

@@ -9,11 +9,11 @@ import {
   acceptsWrite,
   checkPromiseOne,
   FAST,
-  type FailoverCluster,
   missingKeys,
   seed,
+  seededKeys,
   sleep,
-  startFailoverCluster,
+  startThreeNodeShard,
   waitFollows,
   waitForMaster,
   waitForShard,
@@ -21,7 +21,7 @@ import {
 import { cleanupRedis, type RedisProcess } from '../support/redis.js';
 
 const SHARD = 'mymaster';
-const seedKeys = Array.from({ length: 100 }, (_, i) => `seed:${SHARD}:${i}`);
+const seedKeys = seededKeys(SHARD);
 
 afterEach(async (ctx) => {
   dumpLogsIfFailed(ctx);
@@ -29,11 +29,7 @@ afterEach(async (ctx) => {
   await cleanupRedis();
 });
 
-function threeNodes(): Promise<FailoverCluster> {
-  return startFailoverCluster({
-    shards: [{ name: SHARD, nodes: [{ owner: 1 }, { owner: 2 }, { owner: 3 }] }],
-  });
-}
+const threeNodes = () => startThreeNodeShard(SHARD);
 
 /**
  * The harness starts Redis with repl-diskless-sync-delay 0 to make tests fast; a restarted server

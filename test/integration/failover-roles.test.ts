@@ -12,6 +12,7 @@ import {
   FAST,
   missingKeys,
   seed,
+  seededKeys,
   sleep,
   startFailoverCluster,
   waitFollows,
@@ -21,7 +22,7 @@ import {
 import { cleanupRedis, type RedisProcess } from '../support/redis.js';
 
 const SHARD = 'mymaster';
-const seedKeys = Array.from({ length: 100 }, (_, i) => `seed:${SHARD}:${i}`);
+const seedKeys = seededKeys(SHARD);
 
 afterEach(async (ctx) => {
   dumpLogsIfFailed(ctx);

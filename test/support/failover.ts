@@ -243,6 +243,18 @@ export async function waitReplicaSynced(
   );
 }
 
+/** The keys startFailoverCluster seeds into shard `shard`'s master (its `seedKeys`, default 100). */
+export function seededKeys(shard: string, n = 100): string[] {
+  return Array.from({ length: n }, (_, i) => `seed:${shard}:${i}`);
+}
+
+/** One shard `shard` of three Redis nodes, one beside each of daemons 1, 2 and 3. */
+export function startThreeNodeShard(shard: string): Promise<FailoverCluster> {
+  return startFailoverCluster({
+    shards: [{ name: shard, nodes: [{ owner: 1 }, { owner: 2 }, { owner: 3 }] }],
+  });
+}
+
 /** Write `n` keys `prefix:i` = `i` to `r`. */
 export async function seed(r: RedisProcess, prefix: string, n: number): Promise<void> {
   const c = r.client();
@@ -332,7 +344,7 @@ export async function startFailoverCluster(setup: FailoverSetup): Promise<Failov
       // Seeded once the replicas are attached, so that replication offsets move past 0 (a replica
       // at offset 0 has not provably synced, and is not a candidate).
       await Promise.all(replicas.map((r) => waitFollows(r, master.addr, 20_000)));
-      await seed(master, `seed:${s.name}`, s.seedKeys ?? 100);
+      await seed(master, `seed:${s.name}`, s.seedKeys ?? 100); // the keys seededKeys() names
       await Promise.all(replicas.map((r) => waitReplicaSynced(r, master)));
     }),
   );
