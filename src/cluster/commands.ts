@@ -84,6 +84,13 @@ const command = z.discriminatedUnion('t', [
     atMs: z.number(),
   }),
   z.object({
+    t: z.literal('shard.guard'),
+    name: z.string(),
+    epoch: z.number().int().min(0),
+    replicas: z.number().int().min(0),
+    reason: z.string(),
+  }),
+  z.object({
     t: z.literal('member.info'),
     id: z.number().int().positive(),
     sentinel: z.string(),

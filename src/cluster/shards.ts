@@ -70,6 +70,13 @@ export interface Shard {
   pending: PendingFailover | null;
   /** When the last failover attempt of this shard failed (wall ms), for the retry pause. */
   lastAbortAtMs: number | null;
+  /**
+   * The write guard: the `min-replicas-to-write` the committed master runs with now (fencing that
+   * fails closed, see src/failover/fence.ts). At most settings.minReplicasToWrite; 0 at every new
+   * epoch (a promoted replica has no replicas yet); raised by the leader as replicas attach, lowered
+   * only when a majority of voting daemons has declared replicas down.
+   */
+  guardReplicas: number;
   history: FailoverRecord[];
   createdAtMs: number;
 }
@@ -111,7 +118,8 @@ export type ShardCommand =
       atMs: number;
       reason: string;
     }
-  | { t: 'shard.failover.abort'; name: string; epoch: number; reason: string; atMs: number };
+  | { t: 'shard.failover.abort'; name: string; epoch: number; reason: string; atMs: number }
+  | { t: 'shard.guard'; name: string; epoch: number; replicas: number; reason: string };
 
 export type ShardEvent =
   | { type: 'shard-created'; shard: Shard }
@@ -121,7 +129,8 @@ export type ShardEvent =
   | { type: 'settings'; shard: Shard; changed: Partial<ShardSettings> }
   | { type: 'failover-begin'; shard: Shard; pending: PendingFailover }
   | { type: 'master-changed'; shard: Shard; record: FailoverRecord }
-  | { type: 'failover-abort'; shard: Shard; epoch: number; reason: string };
+  | { type: 'failover-abort'; shard: Shard; epoch: number; reason: string }
+  | { type: 'guard'; shard: Shard; replicas: number; reason: string };
 
 export type ShardApply = { ok: true; events: ShardEvent[] } | { ok: false; error: string };
 
@@ -146,6 +155,7 @@ export function applyShardCommand(shards: Map<string, Shard>, cmd: ShardCommand)
       settings: { ...cmd.settings },
       pending: null,
       lastAbortAtMs: null,
+      guardReplicas: 0,
       history: cmd.master
         ? [
             {
@@ -226,10 +236,20 @@ export function applyShardCommand(shards: Map<string, Shard>, cmd: ShardCommand)
       };
       shard.master = cmd.master;
       shard.epoch = cmd.epoch;
+      // A new master starts unguarded: its replicas attach only after it is committed.
+      shard.guardReplicas = 0;
       shard.lastEpoch = Math.max(shard.lastEpoch, cmd.epoch);
       shard.pending = null;
       shard.history = [...shard.history, record].slice(-MAX_HISTORY);
       return { ok: true, events: [{ type: 'master-changed', shard, record }] };
+    }
+    case 'shard.guard': {
+      // A guard decided for an older epoch says nothing about the current master.
+      if (cmd.epoch !== shard.epoch) return { ok: true, events: [] };
+      const replicas = Math.max(0, Math.min(cmd.replicas, shard.settings.minReplicasToWrite));
+      if (replicas === shard.guardReplicas) return { ok: true, events: [] };
+      shard.guardReplicas = replicas;
+      return { ok: true, events: [{ type: 'guard', shard, replicas, reason: cmd.reason }] };
     }
     case 'shard.failover.abort': {
       if (!shard.pending || shard.pending.epoch !== cmd.epoch) return { ok: true, events: [] };

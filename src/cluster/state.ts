@@ -110,7 +110,10 @@ export class ClusterState implements StateMachine {
       const snap = upgradeSnapshot(parsed);
       for (const [id, info] of snap.memberInfo) this.memberInfo.set(id, info);
       for (const job of snap.jobs) this.jobs.set(job.id, job);
-      for (const shard of snap.shards) this.shards.set(shard.name, shard);
+      // Snapshots from before the write guard carry no guardReplicas: start unguarded (the
+      // leader raises it as it sees replicas attached).
+      for (const shard of snap.shards)
+        this.shards.set(shard.name, { ...shard, guardReplicas: shard.guardReplicas ?? 0 });
     }
     this.emit({ type: 'restored' });
   }

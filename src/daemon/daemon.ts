@@ -222,6 +222,24 @@ export class Daemon implements AdminBackend {
       },
       electionTimeoutMs: c.raft.electionTimeoutMs,
       readBarrier: () => this.raft.readBarrier(2 * c.raft.electionTimeoutMs),
+      leader: () => {
+        const st = this.raft.status();
+        if (st.role !== 'leader' || !st.leaderReady) return null;
+        const engine = this.engine!;
+        return {
+          members: new Set(st.membership.members.map((m) => m.id)),
+          declaredDown: (shard, addr) => engine.declaredDown(shard, addr),
+          proposeGuard: async (shard, replicas, reason) => {
+            await proposeCommand(this.raft, {
+              t: 'shard.guard',
+              name: shard.name,
+              epoch: shard.epoch,
+              replicas,
+              reason,
+            });
+          },
+        };
+      },
     });
     this.watchRaft();
     this.registerClusterMethods();

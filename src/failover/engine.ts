@@ -224,6 +224,11 @@ export class FailoverEngine {
     }
   }
 
+  /** Whether a majority of voting daemons saw `addr` fail for the shard's down_after_ms (the write guard). */
+  declaredDown(shard: Shard, addr: string): boolean {
+    return this.masterVerdict({ ...shard, master: addr }).down;
+  }
+
   /** Whether the master of `shard` is down, by majority of voting daemons. */
   masterVerdict(shard: Shard) {
     const voters = votersOf(this.o.raft.status().membership);

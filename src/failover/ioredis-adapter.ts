@@ -145,8 +145,10 @@ export class IoRedisAdapter implements RedisAdapter {
     const what = target === null ? 'REPLICAOF NO ONE' : `REPLICAOF ${target}`;
     return this.run(this.admins, node, 'admin', what, opts.timeoutMs, async (c) => {
       const m = c.multi();
-      if (target === null) m.call('REPLICAOF', 'NO', 'ONE');
-      else {
+      if (target === null) {
+        m.call('REPLICAOF', 'NO', 'ONE');
+        m.call('CONFIG', 'SET', 'min-replicas-to-write', '0');
+      } else {
         const { host, port } = parseAddress(target);
         m.call('REPLICAOF', host, String(port));
       }
@@ -158,7 +160,7 @@ export class IoRedisAdapter implements RedisAdapter {
       const results = (await m.exec()) ?? [];
       const first = results[0];
       if (first?.[0]) throw new RedisCommandError(node.addr, `${what} failed: ${first[0].message}`);
-      const rewrite = opts.rewriteConfig ? results[1] : undefined;
+      const rewrite = opts.rewriteConfig ? results[target === null ? 2 : 1] : undefined;
       if (rewrite?.[0])
         this.logger.warn({ addr: node.addr, err: rewrite[0].message }, 'CONFIG REWRITE failed');
       return parseInfo(await c.info('server', 'replication', 'keyspace'));
@@ -177,10 +179,24 @@ export class IoRedisAdapter implements RedisAdapter {
     });
   }
 
-  configSet(node: RedisRef, params: Record<string, string>, timeoutMs: number): Promise<void> {
+  configSet(
+    node: RedisRef,
+    params: readonly (readonly [string, string])[],
+    timeoutMs: number,
+    opts: { rewrite?: boolean } = {},
+  ): Promise<void> {
     return this.run(this.admins, node, 'admin', 'CONFIG SET', timeoutMs, async (c) => {
-      const args = Object.entries(params).flat();
-      if (args.length > 0) await c.call('CONFIG', 'SET', ...args);
+      if (params.length === 0) return;
+      const m = c.multi();
+      for (const [name, value] of params) m.call('CONFIG', 'SET', name, value);
+      if (opts.rewrite) m.call('CONFIG', 'REWRITE');
+      const results = (await m.exec()) ?? [];
+      for (let i = 0; i < params.length; i++) {
+        const err = results[i]?.[0];
+        if (err) throw new RedisCommandError(node.addr, `CONFIG SET ${params[i]![0]} failed: ${err.message}`);
+      }
+      const rewrite = opts.rewrite ? results[params.length]?.[0] : undefined;
+      if (rewrite) this.logger.warn({ addr: node.addr, err: rewrite.message }, 'CONFIG REWRITE failed');
     });
   }
 

@@ -23,7 +23,17 @@ export interface RedisInfo {
   syncInProgress: boolean;
   /** The replication offset: master_repl_offset on a master, slave_repl_offset on a replica. */
   offset: number;
+  /**
+   * master_replid: the replication history this server holds. A master's own id; a replica that
+   * completed a sync takes its master's id; a replica that never reached its master keeps a random
+   * id of its own (Redis 7.0 then reports slave_repl_offset:1), so this, not the offset, says
+   * whether a replica has synced from a given master (see decide.ts).
+   */
   replId: string;
+  /** master_replid2: the history this server continued from when it was promoted ('' when none). */
+  replId2: string;
+  /** second_repl_offset: the first offset of replId's history that replId2 does not cover (-1: none). */
+  secondReplOffset: number;
   /** Replicas connected to a master, as it reports them. */
   connectedReplicas: { host: string; port: number; state: string; offset: number }[];
   /** Keys in all databases. */
@@ -54,6 +64,9 @@ export interface RedisAdapter {
   info(node: RedisRef, timeoutMs: number): Promise<RedisInfo>;
   /**
    * Change a server's role in one transaction, as Sentinel does: REPLICAOF (NO ONE or target),
+   * with a promotion also `CONFIG SET min-replicas-to-write 0` (a new master has no replicas yet,
+   * and a fence left on it must not outlive the committed decision to promote it; the write guard
+   * is raised again by the group, see fence.ts),
    * CONFIG REWRITE when it has a config file, CLIENT KILL TYPE normal and pubsub, so clients
    * reconnect and re-resolve the master. Resolves with INFO read right after, on the same
    * connection (which CLIENT KILL skips). `killClients: false` leaves the clients connected (the
@@ -68,8 +81,17 @@ export interface RedisAdapter {
   pauseWrites(node: RedisRef, ms: number, timeoutMs: number): Promise<void>;
   /** CLIENT UNPAUSE. */
   unpause(node: RedisRef, timeoutMs: number): Promise<void>;
-  /** CONFIG SET name value ... */
-  configSet(node: RedisRef, params: Record<string, string>, timeoutMs: number): Promise<void>;
+  /**
+   * CONFIG SET each parameter in order, one per call (Redis 6.2 takes one at a time), in one
+   * MULTI; then CONFIG REWRITE when `rewrite` (the server has a config file), so a restart keeps
+   * them. Rejects when any CONFIG SET fails; a failed rewrite is logged, not thrown.
+   */
+  configSet(
+    node: RedisRef,
+    params: readonly (readonly [string, string])[],
+    timeoutMs: number,
+    opts?: { rewrite?: boolean },
+  ): Promise<void>;
   /** Drop cached connections to a server (it was removed, or its credentials changed). */
   forget(addr: string): void;
   /**
@@ -127,6 +149,9 @@ export function parseInfo(text: string): RedisInfo {
     syncInProgress: f.get('master_sync_in_progress') === '1',
     offset: role === 'slave' ? num(f.get('slave_repl_offset')) : num(f.get('master_repl_offset')),
     replId: f.get('master_replid') ?? '',
+    // Redis reports 40 zeros when there is no previous history.
+    replId2: /^0+$/.test(f.get('master_replid2') ?? '') ? '' : (f.get('master_replid2') ?? ''),
+    secondReplOffset: num(f.get('second_repl_offset'), -1),
     connectedReplicas: replicas,
     keys,
     loading: f.get('loading') === '1',

@@ -60,6 +60,7 @@ export function eventsOfShardChange(e: ShardEvent, majority: number): [string, s
         ? []
         : [['+slave', replicaDetails(e.node.addr, e.shard.name, e.shard.master)]];
     case 'node-removed':
+    case 'guard':
       return [];
     case 'settings':
       return Object.entries(e.changed).map(([k, v]) => [

@@ -115,6 +115,7 @@ function shard(nodes: ShardNode[], maxLagBytes = 1_000_000): Shard {
     settings: shardSettings({ maxLagBytes }),
     pending: null,
     lastAbortAtMs: null,
+    guardReplicas: 0,
     history: [],
     createdAtMs: 0,
   };
