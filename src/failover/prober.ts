@@ -5,7 +5,11 @@
  *
  * A stall of this daemon (event-loop lag, a clock jump, SIGSTOP of the daemon itself) is never
  * counted as the node failing: when a probe round starts much later than scheduled, every down
- * timer restarts.
+ * timer restarts. Shorter lags (below the stall threshold, e.g. 100-250 ms of GC or a busy loop)
+ * are not counted either: the probe timeout is stretched by the lag measured over the last
+ * rounds, and a probe that "timed out" only because its timer fired late (Node runs expired timers
+ * before it reads sockets, so after a lag the timeout wins over a reply already received) is
+ * inconclusive, not a failure.
  */
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
@@ -49,6 +53,9 @@ export interface NodeReport {
   runId: string | null;
   keys: number;
   infoAgeMs: number | null;
+  /** master_replid / master_replid2 of the last INFO (null when unknown; see decide.ts lineage). */
+  replId?: string | null;
+  replId2?: string | null;
 }
 
 export interface ProbeReport {
@@ -69,6 +76,8 @@ export interface ProberOptions {
   infoIntervalMs: number;
   /** A round that starts later than scheduled by more than this means this daemon stalled. */
   stallThresholdMs: number;
+  /** How far back the event-loop lag that stretches probe timeouts is remembered (default 2000 ms). */
+  lagWindowMs?: number;
   /** Called when a node's INFO shows it restarted (run id changed). */
   onRestart?: (view: NodeView, before: RedisInfo | null) => void;
   /** Called after every round. */
@@ -82,7 +91,11 @@ export class Prober {
   private lastRoundMs = 0;
   private lastStallMs = Number.NEGATIVE_INFINITY;
   private stopped = false;
+  /** Recent lateness of probe rounds (monotonic ms when measured, ms late), oldest first. */
+  private lagSamples: { atMs: number; lateMs: number }[] = [];
   stalls = 0;
+  /** Probe timeouts not counted as failures because this daemon lagged (for tests and metrics). */
+  laggedTimeouts = 0;
 
   constructor(private readonly opts: ProberOptions) {}
 
@@ -145,6 +158,8 @@ export class Prober {
         runId: v.info?.runId ?? null,
         keys: v.info?.keys ?? 0,
         infoAgeMs: v.info ? now - v.infoAtMs : null,
+        replId: v.info?.replId || null,
+        replId2: v.info?.replId2 || null,
       });
     }
     return { nodes, stalledRecently: now - this.lastStallMs < 2 * this.opts.stallThresholdMs };
@@ -168,12 +183,28 @@ export class Prober {
       this.opts.logger.warn({ late_ms: Math.round(late) }, 'this daemon stalled; probe timers restarted');
     }
     this.lastRoundMs = now;
+    this.noteLag(now, late);
     const targets = this.opts.targets();
     const wanted = new Set(targets.map((t) => t.addr));
     for (const addr of this.views.keys()) if (!wanted.has(addr)) this.views.delete(addr);
     for (const t of targets) this.probe(t, now, interval);
     this.opts.onRound?.();
     this.schedule(interval);
+  }
+
+  /** The worst lateness of a probe round within the lag window (0 when the loop keeps time). */
+  recentLagMs(): number {
+    let worst = 0;
+    for (const x of this.lagSamples) worst = Math.max(worst, x.lateMs);
+    return worst;
+  }
+
+  private noteLag(now: number, lateMs: number): void {
+    const windowMs = this.opts.lagWindowMs ?? 2000;
+    // A stall restarted every timer already; what is left is the lag below the stall threshold.
+    if (lateMs > 0 && lateMs <= this.opts.stallThresholdMs) this.lagSamples.push({ atMs: now, lateMs });
+    while (this.lagSamples.length > 0 && now - this.lagSamples[0]!.atMs > windowMs) this.lagSamples.shift();
+    if (this.lagSamples.length > 64) this.lagSamples.shift();
   }
 
   private probe(t: ProbeTarget, now: number, interval: number): void {
@@ -195,15 +226,18 @@ export class Prober {
       this.views.set(t.addr, v);
     }
     if (this.inflight.has(t.addr)) {
-      // The previous probe is still out: once it has been out longer than a round, that is a failure.
-      if (now - v.lastOkMs > 2 * interval && !v.failing) {
+      // The previous probe is still out: once it has been out longer than a round (plus the lag
+      // this daemon showed lately), that is a failure.
+      if (now - v.lastOkMs > 2 * interval + 2 * this.recentLagMs() && !v.failing) {
         v.failing = true;
         v.error = 'no answer';
       }
       return;
     }
     const view = v;
-    const timeoutMs = Math.max(2 * interval, 100);
+    // Stretched by twice the recent lag: a reply that waits behind our own busy loop is not late.
+    const timeoutMs = Math.max(2 * interval, 100) + 2 * this.recentLagMs();
+    const sentAtMs = now;
     const wantInfo = view.failing || view.info === null || now - view.infoAtMs >= this.opts.infoIntervalMs;
     this.inflight.add(t.addr);
     const p = wantInfo
@@ -223,6 +257,14 @@ export class Prober {
         view.connected = true;
       },
       (err: Error) => {
+        const elapsedMs = this.opts.clock.nowMs() - sentAtMs;
+        if (/timed out/.test(err.message) && elapsedMs - timeoutMs > timeoutMs / 4) {
+          // Our timer fired well after its deadline: this daemon was not running, so the reply
+          // may be sitting unread in the socket. Inconclusive: the next round probes again.
+          this.laggedTimeouts++;
+          this.noteLag(this.opts.clock.nowMs(), Math.min(elapsedMs - timeoutMs, this.opts.stallThresholdMs));
+          return;
+        }
         view.failing = true;
         view.error = err.message;
         view.connected = /timed out/.test(err.message);

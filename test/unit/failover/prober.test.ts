@@ -115,4 +115,53 @@ describe('Prober', () => {
     await run(s, 60);
     expect(restarts).toEqual([5]);
   });
+
+  it('an event loop lagging below the stall threshold does not make a healthy node fail (issue 9)', async () => {
+    const s = new Scheduler();
+    const redis = new FakeRedis();
+    let lagMs = 0;
+    // A Redis that answers in 5 ms, on a daemon whose loop blocks `lagMs` right after each send.
+    // As in Node, once the loop runs again an expired timer fires before a reply already
+    // received is read: a reply delivered after the deadline loses to the timeout.
+    const slow = <T>(value: () => T, timeoutMs: number): Promise<T> => {
+      const sentAt = s.now;
+      s.now += lagMs;
+      return new Promise<T>((resolve, reject) => {
+        s.schedule(5, () => {
+          if (!redis.up) reject(new RedisCommandError('r:1', 'connection refused'));
+          else if (s.now - sentAt > timeoutMs)
+            reject(new RedisCommandError('r:1', `INFO timed out after ${timeoutMs} ms`));
+          else resolve(value());
+        });
+      });
+    };
+    const adapter: RedisAdapter = {
+      ...adapterFor(redis),
+      ping: (_n, t) => slow(() => undefined, t),
+      info: (_n, t) => slow(() => redis.info(), t),
+    };
+    const prober = new Prober({
+      adapter,
+      clock: s.clockFor(() => true),
+      logger: silentLogger,
+      targets: () => [{ addr: 'r:1', expectMaster: false }],
+      probeIntervalMs: () => 20,
+      infoIntervalMs: 100,
+      stallThresholdMs: 200,
+    });
+    prober.start();
+    await run(s, 200);
+    lagMs = 150;
+    let worst = 0;
+    for (let i = 0; i < 40; i++) {
+      await run(s, 20);
+      worst = Math.max(worst, prober.downForMs('r:1'));
+    }
+    expect(prober.stalls).toBe(0);
+    expect(worst).toBe(0);
+    // A node that is really down is still seen failing while the loop lags.
+    redis.up = false;
+    for (let i = 0; i < 20; i++) await run(s, 20);
+    expect(prober.downForMs('r:1')).toBeGreaterThan(1000);
+  });
 });
