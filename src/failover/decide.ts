@@ -21,10 +21,23 @@ export interface DownVerdict {
   down: boolean;
   /** Voting members that saw the node fail for down_after_ms. */
   votes: NodeId[];
-  /** Votes needed: a majority of the voting members. */
+  /** Votes needed: a majority of the voting members, or the shard's quorum when larger (see judgeDown). */
   needed: number;
   /** Voting members whose fresh report says the node is fine. */
   sawUp: NodeId[];
+}
+
+/**
+ * Votes a down verdict needs: a majority of the voting members, raised to the shard's Sentinel
+ * `quorum` when that is larger and can be met (quorum <= voters). A quorum larger than the group
+ * cannot be met and would stop failover for good, so it is ignored then (a single-voter group
+ * keeps working with the default quorum 2); a quorum below a majority never lowers the bar (one
+ * vantage point alone must not fail a master over).
+ */
+export function votesNeeded(voters: number, quorum: number | undefined): number {
+  const m = majority(voters);
+  if (quorum === undefined || quorum > voters) return m;
+  return Math.max(m, quorum);
 }
 
 /**
@@ -41,6 +54,8 @@ export function judgeDown(args: {
   nowMs: number;
   downAfterMs: number;
   maxReportAgeMs: number;
+  /** The shard's Sentinel quorum (see votesNeeded). */
+  quorum?: number;
 }): DownVerdict {
   const votes: NodeId[] = [];
   const sawUp: NodeId[] = [];
@@ -60,7 +75,7 @@ export function judgeDown(args: {
     if (n.failing && n.downForMs + age >= args.downAfterMs) votes.push(id);
     else if (!n.failing) sawUp.push(id);
   }
-  const needed = majority(args.voters.length);
+  const needed = votesNeeded(args.voters.length, args.quorum);
   return { down: votes.length >= needed, votes, needed, sawUp };
 }
 
@@ -68,6 +83,11 @@ export interface CandidateFacts {
   node: ShardNode;
   /** Fresh INFO read at decision time, or null when the node did not answer. */
   info: RedisInfo | null;
+  /**
+   * The node's owner daemon is a live member the leader hears from, so it will fence this node
+   * if it is ever cut off as master. Undefined counts as live (callers that do not know).
+   */
+  ownerLive?: boolean;
 }
 
 export interface RankedCandidate {
@@ -75,6 +95,55 @@ export interface RankedCandidate {
   priority: number;
   offset: number;
   runId: string;
+  ownerLive: boolean;
+}
+
+/**
+ * The replication ids the master of a shard was seen with, per committed master and epoch,
+ * newest first: the master's master_replid and, when it was itself promoted, the master_replid2
+ * it continued from. A replica that completed a sync from this master holds one of these ids as
+ * its own master_replid; one that never reached it holds a random id of its own (whatever its
+ * offset says: Redis 7.0 reports offset 1 for it, and 0 for a replica fully synced from a master
+ * that had no write yet). Built from every daemon's INFO of the master (the leader's prober and
+ * the followers' reports), so a leader that never saw the master itself still has it.
+ */
+export interface MasterLineage {
+  epoch: number;
+  master: string;
+  ids: string[];
+  /** Keys the master held at its last observation (an empty restart is not adopted, see below). */
+  lastKeys: number;
+}
+
+/** Most ids kept per lineage (restarts of a master with persistence each add one). */
+export const MAX_LINEAGE_IDS = 8;
+
+/**
+ * Fold one observation of the committed master (role:master INFO) into its lineage. A new
+ * master_replid is adopted unless the master went from holding keys to holding none with it: that
+ * is a restart with an empty dataset, and a replica that resynced from it holds nothing of the
+ * history (the empty-restart guard demotes such a master; see engine.ts).
+ */
+export function observeMaster(
+  prev: MasterLineage | undefined,
+  epoch: number,
+  master: string,
+  obs: { replId: string | null | undefined; replId2: string | null | undefined; keys: number },
+): MasterLineage {
+  const l: MasterLineage =
+    prev && prev.epoch === epoch && prev.master === master
+      ? { ...prev, ids: [...prev.ids] }
+      : { epoch, master, ids: [], lastKeys: 0 };
+  if (!obs.replId) return l;
+  if (!l.ids.includes(obs.replId)) {
+    const emptyRestart = l.ids.length > 0 && l.lastKeys > 0 && obs.keys === 0;
+    if (emptyRestart) return l;
+    l.ids.unshift(obs.replId);
+    if (obs.replId2 && !l.ids.includes(obs.replId2)) l.ids.splice(1, 0, obs.replId2);
+    l.ids.length = Math.min(l.ids.length, MAX_LINEAGE_IDS);
+  }
+  l.lastKeys = obs.keys;
+  return l;
 }
 
 export interface CandidateRanking {
@@ -84,11 +153,22 @@ export interface CandidateRanking {
 
 /**
  * Order the replicas that may be promoted. Excluded: the old master, observers, priority 0,
- * nodes that did not answer, nodes that are not replicas of the old master (or are not synced),
- * replicas whose link has been down much longer than the master has been failing, and replicas
- * lagging more than max_lag_bytes behind the most advanced known offset. Order: lowest priority,
- * then highest offset, then run id and address (stable). With `force`, lag and link checks are
- * skipped (an operator chose to accept the loss).
+ * nodes that did not answer, nodes that are not replicas of the old master, nodes that have not
+ * synced from the master's replication history (by replication id, see MasterLineage; offsets
+ * prove nothing), replicas whose link has been down much longer than the master has been failing,
+ * and replicas lagging more than max_lag_bytes behind the most advanced known offset. A node that
+ * reports role:master is a candidate only when it was promoted from the master's history (its
+ * master_replid2 is in the lineage: a promotion whose outcome was lost, e.g. INFO timed out).
+ *
+ * When no daemon ever saw the master's replication id (the lineage is empty: say the leader
+ * restarted after the master died and no follower had read its INFO), a replica is accepted only
+ * if another replica holds the same master_replid: two servers share an id only by having synced
+ * from the same history, while a replica that never synced has a random id of its own. A lone
+ * replica with an id nobody else has is refused, never guessed at.
+ *
+ * Order: candidates whose owner daemon is live first (a node with no live daemon is never fenced
+ * if it is cut off later), then lowest priority, then highest offset, then run id and address
+ * (stable). With `force`, lag, link and history checks are skipped (an operator accepted the loss).
  */
 export function rankCandidates(args: {
   shard: Shard;
@@ -98,10 +178,17 @@ export function rankCandidates(args: {
   /** How long the master has been failing (ms). */
   masterDownForMs: number;
   force: boolean;
+  /** The master's replication ids as the daemons saw them (null or empty: unknown). */
+  lineage?: MasterLineage | null;
 }): CandidateRanking {
   const { shard } = args;
   const rejected: { addr: string; reason: string }[] = [];
   const eligible: { f: CandidateFacts; info: RedisInfo }[] = [];
+  const known = args.lineage && args.lineage.ids.length > 0 ? args.lineage.ids : null;
+  const sharedIds = new Map<string, number>();
+  for (const f of args.facts)
+    if (f.info?.role === 'slave' && f.info.replId)
+      sharedIds.set(f.info.replId, (sharedIds.get(f.info.replId) ?? 0) + 1);
   for (const f of args.facts) {
     const addr = f.node.addr;
     if (addr === shard.master) continue;
@@ -118,6 +205,11 @@ export function rankCandidates(args: {
       continue;
     }
     if (f.info.role !== 'slave') {
+      // Promoted from the master's history by an attempt whose outcome was lost: still a candidate.
+      if (!args.force && known && f.info.replId2 !== '' && known.includes(f.info.replId2)) {
+        eligible.push({ f, info: f.info });
+        continue;
+      }
       rejected.push({ addr, reason: 'reports role:master' });
       continue;
     }
@@ -134,8 +226,23 @@ export function rankCandidates(args: {
         });
         continue;
       }
-      if (f.info.syncInProgress || f.info.offset <= 0) {
-        rejected.push({ addr, reason: 'has not completed a sync with the master' });
+      if (f.info.syncInProgress) {
+        rejected.push({ addr, reason: 'has not completed a sync with the master (sync in progress)' });
+        continue;
+      }
+      if (known && !known.includes(f.info.replId)) {
+        rejected.push({
+          addr,
+          reason: `has not completed a sync with the master: its replication id ${f.info.replId || '?'} is not one the master was seen with`,
+        });
+        continue;
+      }
+      if (!known && (sharedIds.get(f.info.replId) ?? 0) < 2) {
+        rejected.push({
+          addr,
+          reason:
+            "has not completed a sync with the master as far as anyone knows: no daemon saw the master's replication id and no other replica shares this one",
+        });
         continue;
       }
       const linkDownMs =
@@ -166,10 +273,12 @@ export function rankCandidates(args: {
       priority: e.f.node.priority,
       offset: e.info.offset,
       runId: e.info.runId,
+      ownerLive: e.f.ownerLive !== false,
     });
   }
   ranked.sort(
     (a, b) =>
+      Number(b.ownerLive) - Number(a.ownerLive) ||
       a.priority - b.priority ||
       b.offset - a.offset ||
       (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0) ||

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { Shard, ShardNode } from '../../../src/cluster/shards.js';
-import { judgeDown, type ReceivedReport, rankCandidates } from '../../../src/failover/decide.js';
+import {
+  judgeDown,
+  type MasterLineage,
+  observeMaster,
+  type ReceivedReport,
+  rankCandidates,
+  votesNeeded,
+} from '../../../src/failover/decide.js';
 import type { NodeReport } from '../../../src/failover/prober.js';
 import { parseInfo, type RedisInfo } from '../../../src/failover/redis.js';
 import { shardSettings } from '../../support/shard-settings.js';
@@ -94,6 +101,8 @@ function info(overrides: Partial<RedisInfo>): RedisInfo {
     syncInProgress: false,
     offset: 1000,
     replId: 'a',
+    replId2: '',
+    secondReplOffset: -1,
     connectedReplicas: [],
     keys: 10,
     loading: false,
@@ -121,6 +130,9 @@ function shard(nodes: ShardNode[], maxLagBytes = 1_000_000): Shard {
   };
 }
 
+/** The master was seen with replication id 'a' (the default of info()). */
+const LINEAGE: MasterLineage = { epoch: 3, master: M, ids: ['a'], lastKeys: 10 };
+
 function node(addr: string, o: Partial<ShardNode> = {}): ShardNode {
   return { addr, owner: 1, role: 'replica', priority: 100, accessible: true, ...o };
 }
@@ -142,6 +154,7 @@ describe('rankCandidates: which replica is promoted', () => {
       masterLastOffset: 900,
       masterDownForMs: 1000,
       force: false,
+      lineage: LINEAGE,
     });
     expect(r.ranked.map((x) => x.addr)).toEqual([c.addr, b.addr, a.addr]);
   });
@@ -179,6 +192,7 @@ describe('rankCandidates: which replica is promoted', () => {
       masterLastOffset: 1200,
       masterDownForMs: 1000,
       force: false,
+      lineage: LINEAGE,
     });
     expect(r.ranked).toEqual([]);
     const reasons = Object.fromEntries(r.rejected.map((x) => [x.addr, x.reason]));
@@ -196,6 +210,7 @@ describe('rankCandidates: which replica is promoted', () => {
       masterLastOffset: 0,
       masterDownForMs: 2000,
       force: false,
+      lineage: LINEAGE,
     });
     expect(r.ranked).toEqual([]);
     expect(r.rejected[0]!.reason).toMatch(/link to the master has been down for 3600 s/);
@@ -254,5 +269,188 @@ describe('parseInfo', () => {
     expect(master.connectedReplicas).toEqual([
       { host: '127.0.0.1', port: 6381, state: 'online', offset: 99 },
     ]);
+  });
+});
+
+/** INFO of Redis 7.0.15 as read from real servers (issue 9 item 1). */
+const REDIS70 = {
+  /** A replica that never reached its master: a random id of its own, offset 1. */
+  neverSynced: [
+    'run_id:n1',
+    'role:slave',
+    'master_host:10.0.0.1',
+    'master_port:6379',
+    'master_link_status:down',
+    'master_sync_in_progress:0',
+    'slave_repl_offset:1',
+    'master_link_down_since_seconds:-1',
+    'master_replid:38f9d89186538f25000d78ffd8974b801c26a836',
+    'master_replid2:0000000000000000000000000000000000000000',
+    'master_repl_offset:0',
+    'second_repl_offset:-1',
+  ].join('\r\n'),
+  /** Fully synced from a master that had no write yet: the master's id, offset 0. */
+  syncedAtZero: [
+    'run_id:s1',
+    'role:slave',
+    'master_host:10.0.0.1',
+    'master_port:6379',
+    'master_link_status:down',
+    'master_sync_in_progress:0',
+    'slave_repl_offset:0',
+    'master_link_down_since_seconds:1',
+    'master_replid:96d450bdfb17ae6d4c2a5ec50792cfc525e4a375',
+    'master_replid2:0000000000000000000000000000000000000000',
+    'master_repl_offset:0',
+    'second_repl_offset:-1',
+  ].join('\r\n'),
+  masterId: '96d450bdfb17ae6d4c2a5ec50792cfc525e4a375',
+};
+
+describe('rankCandidates: "has synced" is read from replication ids, not offsets (issue 9 item 1)', () => {
+  const a = node('10.0.0.2:6379', { priority: 10 });
+  const b = node('10.0.0.3:6379');
+  const lineage = observeMaster(undefined, 3, M, { replId: REDIS70.masterId, replId2: null, keys: 0 });
+
+  it('a never-synced replica (offset 1) with a better priority is refused; one synced at offset 0 is promoted', () => {
+    const s = shard([node(M), a, b]);
+    const r = rankCandidates({
+      shard: s,
+      facts: [
+        { node: a, info: parseInfo(REDIS70.neverSynced) },
+        { node: b, info: parseInfo(REDIS70.syncedAtZero) },
+      ],
+      masterLastOffset: 0,
+      masterDownForMs: 2000,
+      force: false,
+      lineage,
+    });
+    expect(r.ranked.map((x) => x.addr)).toEqual([b.addr]);
+    expect(r.rejected).toEqual([{ addr: a.addr, reason: expect.stringMatching(/not completed a sync/) }]);
+  });
+
+  it('parseInfo reads master_replid2 (zeros: none) and second_repl_offset', () => {
+    const promoted = parseInfo(
+      'role:master\r\nmaster_replid:fec4\r\nmaster_replid2:96d4\r\nmaster_repl_offset:101\r\nsecond_repl_offset:102\r\n',
+    );
+    expect(promoted).toMatchObject({ replId: 'fec4', replId2: '96d4', secondReplOffset: 102, offset: 101 });
+    expect(parseInfo(REDIS70.neverSynced)).toMatchObject({ replId2: '', secondReplOffset: -1, offset: 1 });
+  });
+
+  it('with no id of the master known, only replicas that share an id are accepted', () => {
+    const c = node('10.0.0.4:6379');
+    const s = shard([node(M), a, b, c]);
+    const both = rankCandidates({
+      shard: s,
+      facts: [
+        { node: a, info: parseInfo(REDIS70.neverSynced) },
+        { node: b, info: parseInfo(REDIS70.syncedAtZero) },
+        { node: c, info: parseInfo(REDIS70.syncedAtZero.replace('run_id:s1', 'run_id:s2')) },
+      ],
+      masterLastOffset: 0,
+      masterDownForMs: 2000,
+      force: false,
+      lineage: null,
+    });
+    expect(both.ranked.map((x) => x.addr).sort()).toEqual([b.addr, c.addr]);
+    const alone = rankCandidates({
+      shard: s,
+      facts: [{ node: b, info: parseInfo(REDIS70.syncedAtZero) }],
+      masterLastOffset: 0,
+      masterDownForMs: 2000,
+      force: false,
+      lineage: null,
+    });
+    expect(alone.ranked).toEqual([]);
+    expect(alone.rejected[0]!.reason).toMatch(/no daemon saw the master's replication id/);
+  });
+
+  it('a node promoted from the master history by an attempt whose outcome was lost is still a candidate', () => {
+    const s = shard([node(M), b]);
+    const r = rankCandidates({
+      shard: s,
+      facts: [{ node: b, info: info({ role: 'master', masterHost: null, replId: 'new', replId2: 'a' }) }],
+      masterLastOffset: 1000,
+      masterDownForMs: 2000,
+      force: false,
+      lineage: LINEAGE,
+    });
+    expect(r.ranked.map((x) => x.addr)).toEqual([b.addr]);
+    const stranger = rankCandidates({
+      shard: s,
+      facts: [{ node: b, info: info({ role: 'master', masterHost: null, replId: 'new', replId2: 'zzz' }) }],
+      masterLastOffset: 1000,
+      masterDownForMs: 2000,
+      force: false,
+      lineage: LINEAGE,
+    });
+    expect(stranger.rejected[0]!.reason).toBe('reports role:master');
+  });
+});
+
+describe('observeMaster: the replication ids of the committed master', () => {
+  it('keeps ids newest first with the id a promoted master continued from, and resets per epoch', () => {
+    let l = observeMaster(undefined, 1, M, { replId: 'x', replId2: null, keys: 5 });
+    l = observeMaster(l, 1, M, { replId: 'x', replId2: null, keys: 6 });
+    expect(l.ids).toEqual(['x']);
+    l = observeMaster(l, 2, 'other:1', { replId: 'y', replId2: 'x', keys: 6 });
+    expect(l).toMatchObject({ epoch: 2, master: 'other:1', ids: ['y', 'x'] });
+  });
+
+  it('does not adopt the id of a master that came back empty (its replicas would hold nothing)', () => {
+    let l = observeMaster(undefined, 1, M, { replId: 'x', replId2: null, keys: 5 });
+    l = observeMaster(l, 1, M, { replId: 'empty', replId2: null, keys: 0 });
+    expect(l.ids).toEqual(['x']);
+    // A master restarted from its RDB keeps its data: its new id joins the lineage.
+    l = observeMaster(l, 1, M, { replId: 'reloaded', replId2: null, keys: 5 });
+    expect(l.ids).toEqual(['reloaded', 'x']);
+  });
+});
+
+describe('rankCandidates: a candidate whose daemon is live is preferred (issue 9 item 7)', () => {
+  it('a node with no live daemon is ranked after every node with one, whatever its priority', () => {
+    const a = node('10.0.0.2:6379', { priority: 1, owner: null });
+    const b = node('10.0.0.3:6379', { priority: 100 });
+    const r = rankCandidates({
+      shard: shard([node(M), a, b]),
+      facts: [
+        { node: a, info: info({}), ownerLive: false },
+        { node: b, info: info({}), ownerLive: true },
+      ],
+      masterLastOffset: 1000,
+      masterDownForMs: 2000,
+      force: false,
+      lineage: LINEAGE,
+    });
+    expect(r.ranked.map((x) => [x.addr, x.ownerLive])).toEqual([
+      [b.addr, true],
+      [a.addr, false],
+    ]);
+  });
+});
+
+describe('judgeDown: the shard quorum (issue 9, also seen)', () => {
+  it('needs max(majority, quorum) votes when the quorum can be met, a majority otherwise', () => {
+    expect(votesNeeded(5, 4)).toBe(4);
+    expect(votesNeeded(5, 2)).toBe(3);
+    expect(votesNeeded(1, 2)).toBe(1);
+    expect(votesNeeded(3, 3)).toBe(3);
+    const reports = new Map([
+      [2, report(2, 9_990, true, 1500)],
+      [3, report(3, 9_990, true, 1500)],
+    ]);
+    const five = {
+      addr: M,
+      voters: [1, 2, 3, 4, 5],
+      self: 1,
+      nowMs: 10_000,
+      downAfterMs: 1000,
+      maxReportAgeMs: 300,
+    };
+    expect(judgeDown({ ...five, selfDownForMs: 1500, reports, quorum: 4 }).down).toBe(false);
+    expect(judgeDown({ ...five, selfDownForMs: 1500, reports, quorum: 3 }).down).toBe(true);
+    expect(judgeDown({ ...five, voters: [1], selfDownForMs: 1500, reports: new Map(), quorum: 2 }).down).toBe(
+      true,
+    );
   });
 });
