@@ -60,8 +60,9 @@ export type FenceWant =
  * - Lost the majority for lease_ms and the node acts as a master: fence (only the daemon beside it
  *   decides this; `lostForMs` is null for anyone else).
  * - No valid lease: keep whatever is there (never lift without a lease).
- * - Reports role:master while the committed master is another, or while a failover away from it is
- *   pending (its writes would be lost when the promotion completes): fence, once confirmed.
+ * - Reports role:master while the committed master is another, or while a failover (not a
+ *   switchover) away from it is pending (its writes would be lost when the promotion completes):
+ *   fence, once confirmed.
  * - Otherwise: the committed guard (the master's guardReplicas; a replica's value is irrelevant
  *   while it is a replica, and it gets 0 when promoted, so replicas are set to 0).
  */
@@ -90,7 +91,10 @@ export function fenceDecision(f: {
         why: `acts as a master but the committed master is ${shard.master ?? 'none'}`,
         confirm: true,
       };
-    if (shard.pending !== null)
+    // A switchover keeps its own zero-loss protocol (pause, catch up, demote, then promote): the
+    // writes it holds run only after the demotion, and fail with READONLY. Fencing it too would
+    // turn its rollback into refused writes for nothing.
+    if (shard.pending !== null && shard.pending.kind !== 'switchover')
       return {
         kind: 'fence',
         why: `a failover to ${shard.pending.to} (epoch ${shard.pending.epoch}) is pending`,

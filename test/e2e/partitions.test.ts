@@ -19,7 +19,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { describeLosses, problems, settle } from './checks.js';
-import { E2ECluster as Cluster, type E2ECluster } from './cluster.js';
+import { E2ECluster as Cluster, E2E_TIMING, type E2ECluster } from './cluster.js';
 import { sleep, waitFor } from './hosts.js';
 import { netnsSupport } from './netns.js';
 
@@ -103,6 +103,73 @@ describe.runIf(support.ok)('partitions on network namespaces', () => {
     expect(outside, 'lost writes not acknowledged by the old master before its fence').toEqual([]);
     // The clients on the old master's side wrote again after healing, to the new master.
     expect(near.acks.some((a) => a.t > healAt && a.v === newMaster)).toBe(true);
+  }, 180_000);
+
+  it('fails closed: the isolated master whose daemon dies at the cut stops acknowledging writes within lease_ms + 0.5 s, and is made a replica after healing', async () => {
+    // The default lease_ms (2 s): the dead daemon cannot fence, so Redis's own write guard
+    // (min-replicas-to-write, managed by the group) must, within min-replicas-max-lag + 1 s.
+    c = await Cluster.start({ hosts: 3, redisHosts: [1, 2, 3], timing: { ...E2E_TIMING, leaseMs: 2000 } });
+    const t = c.timing;
+    const old = c.redisOn(1);
+    const oldMaster = old.addr;
+    const { sampler, monitor } = c.observe();
+    const near = await c.client(1, [{ prefix: 'near' }]);
+    const far = await c.client(2, [{ prefix: 'far' }]);
+    await Promise.all([near.waitAcks(100), far.waitAcks(50)]);
+    // The group raised the write guard on the master once its replicas attached.
+    await waitFor(
+      async () => (await old.info()).min_slaves_good_slaves !== undefined,
+      20_000,
+      'the write guard (min-replicas-to-write) on the master',
+    );
+
+    const cut = Date.now();
+    c.daemon(1).signal('SIGKILL');
+    await c.net.isolate(1);
+    const newMaster = await waitFor(
+      async () => {
+        const p = await c!.namingMonitor().poll();
+        const a2 = p.answers.get(2);
+        return a2 && a2 !== oldMaster && a2 !== 'null' && a2 !== 'none' && p.answers.get(3) === a2
+          ? a2
+          : null;
+      },
+      20_000,
+      'the majority to name a new master',
+      50,
+    );
+    await far.waitAcks(50, 20_000);
+    await sleep(1000);
+    const healAt = Date.now();
+    await c.net.heal();
+    // Its daemon is still dead: the leader makes the old master a replica of the new one.
+    await waitFor(
+      async () => {
+        const i = await old.info();
+        return i.role === 'slave' && `${i.master_host}:${i.master_port}` === newMaster;
+      },
+      20_000,
+      'the old master, whose daemon is dead, to be made a replica of the new master',
+    );
+    const oldAcksAfterCut = near.acks.filter((a) => a.t >= cut && a.t <= healAt && a.v === oldMaster);
+    const lastOldAccept =
+      Math.max(sampler.lastAccepted(oldMaster, healAt) ?? cut, ...oldAcksAfterCut.map((a) => a.t)) - cut;
+    await c.daemon(1).start();
+    const out = await settle(c, { sampler, monitor, clients: [near, far], expectMaster: newMaster });
+    console.log(
+      `[e2e] isolated master, daemon killed at the cut: the old master last accepted a write ${lastOldAccept} ms after the cut (write guard), acknowledged ${oldAcksAfterCut.length} client writes after the cut; ${describeLosses(out)}`,
+    );
+    expect(lastOldAccept, 'ms until the old master stopped accepting writes').toBeLessThanOrEqual(
+      t.leaseMs + 500,
+    );
+    expect(problems(out, { maxDisagreementMs: t.electionTimeoutMs })).toEqual([]);
+    expect(out.failovers).toBe(1);
+    const outside = [...out.losses[0]!.lostAcks, ...out.losses[1]!.lostAcks].filter(
+      (a) => a.v !== oldMaster || a.t < cut - 1000 || a.t > cut + lastOldAccept,
+    );
+    expect(outside, 'lost writes not acknowledged by the old master before its guard refused writes').toEqual(
+      [],
+    );
   }, 180_000);
 
   it('keeps a returning old master fenced while the leader cannot reach it to demote it', async () => {

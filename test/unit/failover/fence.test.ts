@@ -351,6 +351,15 @@ describe('fenceDecision and guardTarget (pure rules)', () => {
       lostForMs: 0,
     });
     expect(away.kind).toBe('fence');
+    // A switchover protects its writes by its own pause and catch-up: no fence on top.
+    const sw = fenceDecision({
+      shard: shard({ pending: { ...pending, kind: 'switchover' } }),
+      addr: M,
+      role: 'master',
+      leaseValid: true,
+      lostForMs: 0,
+    });
+    expect(sw).toEqual({ kind: 'guard', minReplicas: 0 });
     const target = fenceDecision({
       shard: shard({ pending }),
       addr: R,
