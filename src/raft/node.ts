@@ -9,6 +9,7 @@
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import type { Random } from '../util/random.js';
+import { assert } from './assert.js';
 import { type CoreStatus, type LeaseStatus, RaftCore, type RaftCoreConfig } from './core.js';
 import { decodeConfigRecord } from './membership.js';
 import type { RaftStorage, RecoveredState } from './storage/types.js';
@@ -53,6 +54,12 @@ export interface RaftNodeOptions {
   snapshotEveryEntries?: number;
   /** Entries kept in the log behind a snapshot, so slightly lagging followers need no snapshot. */
   snapshotTrailingEntries?: number;
+  /**
+   * How long a proposal may stay uncommitted before it is rejected ('proposal_timeout', outcome
+   * unknown). Default: two election timeouts, the time a healthy group needs to elect a new leader
+   * and commit.
+   */
+  proposalTimeoutMs?: number;
 }
 
 export interface ProposeResult {
@@ -62,7 +69,20 @@ export interface ProposeResult {
   result: unknown;
 }
 
-type Pending = { term: number; resolve: (r: ProposeResult) => void; reject: (e: Error) => void };
+type Pending = {
+  term: number;
+  resolve: (r: ProposeResult) => void;
+  reject: (e: Error) => void;
+  timer: TimerHandle;
+};
+
+/** A read barrier: waiting for its read index (waitIndex null), then for that index to be applied. */
+type PendingRead = {
+  waitIndex: number | null;
+  resolve: () => void;
+  reject: (e: Error) => void;
+  timer: TimerHandle;
+};
 
 export type RaftNodeEvent =
   | { type: 'role'; state: SoftState }
@@ -108,9 +128,15 @@ export class RaftNode {
   private durableHardState: HardState;
 
   private proposals = new Map<number, Pending>();
+  private readonly proposalTimeoutMs: number;
+  /**
+   * Read contexts are `id:incarnation:counter`. The incarnation is random (from the injected
+   * source) so that an answer meant for a read of an earlier run of this member, still in flight
+   * when it restarted, can never be taken for the answer to a read of this run.
+   */
+  private readonly readIncarnation: string;
   private readCounter = 0;
-  private reads = new Map<string, { resolve: () => void; reject: (e: Error) => void }>();
-  private readWaiters: { index: number; resolve: () => void }[] = [];
+  private reads = new Map<string, PendingRead>();
   private listeners: ((e: RaftNodeEvent) => void)[] = [];
 
   constructor(opts: RaftNodeOptions) {
@@ -124,6 +150,10 @@ export class RaftNode {
     this.log = opts.logger;
     this.snapshotEvery = opts.snapshotEveryEntries ?? 10_000;
     this.snapshotTrailing = opts.snapshotTrailingEntries ?? 1_000;
+    this.proposalTimeoutMs = opts.proposalTimeoutMs ?? 2 * opts.electionTimeoutMs;
+    if (!(this.proposalTimeoutMs > 0)) throw new RangeError('proposalTimeoutMs must be positive');
+    this.readIncarnation =
+      opts.random.int(0x7fffffff).toString(36) + opts.random.int(0x7fffffff).toString(36);
     this.core = new RaftCore(
       { ...opts.core, electionTicks: plan.electionTicks, heartbeatTicks: plan.heartbeatTicks },
       opts.random,
@@ -178,29 +208,30 @@ export class RaftNode {
   /** Resolves once this member has applied everything committed before the call (linearizable read point). */
   readBarrier(timeoutMs = 5000): Promise<void> {
     if (this.fatalError) return Promise.reject(this.fatalError);
-    const ctx = `${this.id}:${++this.readCounter}`;
+    if (this.stopped) return Promise.reject(new RaftError('removed', 'raft node stopped'));
+    const ctx = `${this.id}:${this.readIncarnation}:${++this.readCounter}`;
     const p = new Promise<void>((resolve, reject) => {
-      // A read_index or its answer may be lost: do not wait forever.
+      // A read_index or its answer may be lost, or the read index may never be applied here
+      // (cut off from the leader): the bound covers both, so a read always settles.
       const timer = this.clock.setTimeout(() => {
-        if (!this.reads.delete(ctx)) return;
+        const r = this.reads.get(ctx);
+        if (!r) return;
+        this.reads.delete(ctx);
         reject(
-          new RaftError(
-            'not_leader',
-            `read index not confirmed within ${timeoutMs} ms`,
-            this.core.status().leader,
-          ),
+          r.waitIndex === null
+            ? new RaftError(
+                'not_leader',
+                `read index not confirmed within ${timeoutMs} ms`,
+                this.core.status().leader,
+              )
+            : new RaftError(
+                'proposal_timeout',
+                `read index ${r.waitIndex} confirmed but not applied here within ${timeoutMs} ms (applied ${this.appliedIndex})`,
+                this.core.status().leader,
+              ),
         );
       }, timeoutMs);
-      this.reads.set(ctx, {
-        resolve: () => {
-          timer.cancel();
-          resolve();
-        },
-        reject: (e) => {
-          timer.cancel();
-          reject(e);
-        },
-      });
+      this.reads.set(ctx, { waitIndex: null, resolve, reject, timer });
     });
     this.core.readIndex(ctx);
     this.pump();
@@ -226,10 +257,26 @@ export class RaftNode {
     return this.core.status();
   }
 
-  /** The lease, in milliseconds. */
+  /**
+   * The lease, in milliseconds, as of the clock's now. The core counts in ticks, and the tick
+   * timer may be late (a stalled event loop, a stopped process): the core's tick N stands for
+   * the moment startedAt + N × tickMs, so whatever time passed since that moment is taken off.
+   * Anything that runs before the timer catches up therefore never sees a lease that has in fact
+   * run out.
+   */
   lease(): LeaseStatus & { remainingMs: number } {
     const l = this.core.lease();
-    return { ...l, remainingMs: l.remainingTicks * this.tickMs };
+    if (this.timer === null || this.stopped) return { ...l, valid: false, remainingTicks: 0, remainingMs: 0 };
+    const lastTickAtMs = this.startedAtMs + this.ticksDone * this.tickMs;
+    const lateMs = Math.max(0, this.clock.nowMs() - lastTickAtMs);
+    const remainingMs = Math.max(0, l.remainingTicks * this.tickMs - lateMs);
+    const valid = l.valid && remainingMs > 0;
+    return {
+      ...l,
+      valid,
+      remainingTicks: valid ? Math.ceil(remainingMs / this.tickMs) : 0,
+      remainingMs: valid ? remainingMs : 0,
+    };
   }
 
   /** The term of the entry at `index` in this member's log (undefined if compacted or absent). */
@@ -268,11 +315,65 @@ export class RaftNode {
     } catch (err) {
       return Promise.reject(err);
     }
+    const older = this.proposals.get(placed.index);
+    if (older) {
+      // A proposal of an earlier term at this index: its entry was overwritten by ours.
+      assert(older.term < placed.term, `two proposals at index ${placed.index} in term ${placed.term}`);
+      this.settleProposal(placed.index, older, (p) =>
+        p.reject(
+          new RaftError(
+            'not_leader',
+            `entry ${placed.index} of term ${older.term} was overwritten by term ${placed.term}; proposal lost`,
+          ),
+        ),
+      );
+    }
     const p = new Promise<ProposeResult>((resolve, reject) => {
-      this.proposals.set(placed.index, { term: placed.term, resolve, reject });
+      const { index, term } = placed;
+      const timer = this.clock.setTimeout(() => {
+        const pending = this.proposals.get(index);
+        if (pending?.term !== term) return;
+        this.settleProposal(index, pending, (x) =>
+          x.reject(
+            new RaftError(
+              'proposal_timeout',
+              `entry ${index} (term ${term}) was not committed within ${this.proposalTimeoutMs} ms; it may still commit: outcome unknown`,
+              this.core.status().leader,
+            ),
+          ),
+        );
+      }, this.proposalTimeoutMs);
+      this.proposals.set(index, { term, resolve, reject, timer });
     });
     this.pump();
     return p;
+  }
+
+  private settleProposal(index: number, p: Pending, settle: (p: Pending) => void): void {
+    assert(this.proposals.get(index) === p, `proposal at ${index} is not the pending one`);
+    this.proposals.delete(index);
+    p.timer.cancel();
+    settle(p);
+  }
+
+  /**
+   * Leadership lost or a new term: proposals of an earlier term, or of any term once this member
+   * no longer leads, will not be answered by this member's leadership. Their entries may still be
+   * committed by the next leader, so the outcome is unknown; the client must not wait for good.
+   */
+  private failStaleProposals(state: SoftState): void {
+    for (const [index, p] of [...this.proposals]) {
+      if (state.role === 'leader' && p.term === state.term) continue;
+      this.settleProposal(index, p, (x) =>
+        x.reject(
+          new RaftError(
+            'not_leader',
+            `leadership of term ${p.term} lost (now ${state.role} in term ${state.term}) while entry ${index} was pending; it may still commit: outcome unknown`,
+            state.leader,
+          ),
+        ),
+      );
+    }
   }
 
   private scheduleTick(): void {
@@ -350,19 +451,21 @@ export class RaftNode {
       this.lastSnapshotIndex = rd.snapshot.meta.index;
       this.emit({ type: 'snapshot', kind: 'installed', index: rd.snapshot.meta.index });
       // Proposals at or below the snapshot are settled by it, but we cannot tell their outcome.
-      for (const [index, p] of this.proposals) {
+      for (const [index, p] of [...this.proposals]) {
         if (index <= rd.snapshot.meta.index) {
-          this.proposals.delete(index);
-          p.reject(new RaftError('not_leader', 'outcome unknown: replaced by a snapshot from the leader'));
+          this.settleProposal(index, p, (x) =>
+            x.reject(new RaftError('not_leader', 'outcome unknown: replaced by a snapshot from the leader')),
+          );
         }
       }
     }
     for (const e of rd.committed) this.applyEntry(e);
     for (const rs of rd.readStates) {
       const r = this.reads.get(rs.ctx);
-      if (!r) continue;
-      this.reads.delete(rs.ctx);
-      if (rs.index < 0)
+      if (!r || r.waitIndex !== null) continue;
+      if (rs.index < 0) {
+        this.reads.delete(rs.ctx);
+        r.timer.cancel();
         r.reject(
           new RaftError(
             'not_leader',
@@ -370,16 +473,15 @@ export class RaftNode {
             this.core.status().leader,
           ),
         );
-      else this.waitApplied(rs.index, r.resolve);
+      } else r.waitIndex = rs.index;
     }
     this.core.advance(rd);
-    // Proposals still in flight after a role change may or may not commit: they resolve when
-    // their index is applied, or are rejected when another leader's entry takes that index.
-    if (rd.softState) this.emit({ type: 'role', state: rd.softState });
-    if (rd.committed.length > 0 || rd.snapshot) {
-      this.emit({ type: 'applied', index: this.appliedIndex });
-      this.flushReadWaiters();
+    if (rd.softState) {
+      this.failStaleProposals(rd.softState);
+      this.emit({ type: 'role', state: rd.softState });
     }
+    this.flushReadWaiters();
+    if (rd.committed.length > 0 || rd.snapshot) this.emit({ type: 'applied', index: this.appliedIndex });
     if (
       rd.snapshot ||
       rd.committed.some((e) => e.type === 'config') ||
@@ -402,31 +504,27 @@ export class RaftNode {
     this.appliedIndex = e.index;
     const p = this.proposals.get(e.index);
     if (p) {
-      this.proposals.delete(e.index);
-      if (p.term === e.term) p.resolve({ index: e.index, term: e.term, result });
-      else
-        p.reject(
-          new RaftError(
-            'not_leader',
-            `entry ${e.index} was replaced by another leader's entry; proposal lost`,
-          ),
-        );
+      this.settleProposal(e.index, p, (x) => {
+        if (x.term === e.term) x.resolve({ index: e.index, term: e.term, result });
+        else
+          x.reject(
+            new RaftError(
+              'not_leader',
+              `entry ${e.index} was replaced by another leader's entry; proposal lost`,
+            ),
+          );
+      });
     }
   }
 
-  private waitApplied(index: number, resolve: () => void): void {
-    if (this.appliedIndex >= index) resolve();
-    else this.readWaiters.push({ index, resolve });
-  }
-
+  /** Resolve the reads whose read index is now applied. */
   private flushReadWaiters(): void {
-    if (this.readWaiters.length === 0) return;
-    const still: typeof this.readWaiters = [];
-    for (const w of this.readWaiters) {
-      if (this.appliedIndex >= w.index) w.resolve();
-      else still.push(w);
+    for (const [ctx, r] of [...this.reads]) {
+      if (r.waitIndex === null || this.appliedIndex < r.waitIndex) continue;
+      this.reads.delete(ctx);
+      r.timer.cancel();
+      r.resolve();
     }
-    this.readWaiters = still;
   }
 
   private maybeSnapshot(): void {
@@ -467,11 +565,12 @@ export class RaftNode {
   }
 
   private failAll(err: Error): void {
-    for (const p of this.proposals.values()) p.reject(err);
-    this.proposals.clear();
-    for (const r of this.reads.values()) r.reject(err);
+    for (const [index, p] of [...this.proposals]) this.settleProposal(index, p, (x) => x.reject(err));
+    for (const r of this.reads.values()) {
+      r.timer.cancel();
+      r.reject(err);
+    }
     this.reads.clear();
-    this.readWaiters = [];
   }
 
   private emit(e: RaftNodeEvent): void {

@@ -216,7 +216,9 @@ export type RaftErrorCode =
   | 'id_removed'
   | 'not_caught_up'
   | 'invalid_request'
-  | 'removed';
+  | 'removed'
+  /** A proposal or read did not settle within its bound; a proposal may still commit (outcome unknown). */
+  | 'proposal_timeout';
 
 export class RaftError extends Error {
   constructor(
