@@ -11,7 +11,7 @@ const ET = 100; // election timeout, ms
 
 async function stableGroup(seed: number, voters = 3): Promise<SimCluster> {
   const c = new SimCluster({ seed, voters, heartbeatMs: 10, electionTimeoutMs: ET });
-  expect(await runUntil(c, () => c.stableLeader()?.raft!.lease().valid === true, 5000)).toBe(true);
+  expect(await runUntil(c, () => c.stableLeader()?.raft?.lease().valid === true, 5000)).toBe(true);
   return c;
 }
 
