@@ -9,7 +9,7 @@
  *   rolled back and a read of the committed state agrees;
  * - the committed write guard makes a master cut off from its replica refuse writes by itself.
  */
-import type Redis from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeCommand } from '../../src/cluster/commands.js';
 import { ClusterState } from '../../src/cluster/state.js';
