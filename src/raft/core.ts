@@ -132,6 +132,9 @@ const DEFAULTS = {
   leaseMarginTicks: 1,
 };
 
+/** Reads forwarded to a leader and not answered yet, at most (the oldest fail beyond). */
+const MAX_FORWARDED_READS = 4096;
+
 /** How many probe sequences to remember the issue tick of (lease bookkeeping). */
 const SEQ_HISTORY = 4096;
 
@@ -185,6 +188,12 @@ export class RaftCore {
   private pendingReads: PendingRead[] = [];
   private readsAwaitingCommit: { ctx: string; from: NodeId }[] = [];
   private readBroadcastPending = false;
+  /**
+   * Follower side: reads forwarded to a leader, by ctx. An answer counts only if it comes from
+   * the leader the read was sent to, in the term it was sent in: any other read_index_resp (a
+   * stray reply, one for a ctx we never sent or already settled) is ignored.
+   */
+  private forwardedReads = new Map<string, { to: NodeId; term: number }>();
   private commitSent = new Map<NodeId, number>();
 
   // Snapshots.
@@ -317,9 +326,13 @@ export class RaftCore {
             index: -1,
           });
         return;
-      case 'read_index_resp':
+      case 'read_index_resp': {
+        const sent = this.forwardedReads.get(m.ctx);
+        if (!sent || sent.to !== m.from || sent.term !== m.term) return;
+        this.forwardedReads.delete(m.ctx);
         this.readStates.push({ ctx: m.ctx, index: m.index });
         return;
+      }
     }
   }
 
@@ -404,6 +417,12 @@ export class RaftCore {
   readIndex(ctx: string): void {
     if (this.role === 'leader') this.handleReadRequest(ctx, this.id);
     else if (this.leader !== NO_NODE) {
+      if (this.forwardedReads.size >= MAX_FORWARDED_READS) {
+        const [oldest] = this.forwardedReads.keys();
+        this.forwardedReads.delete(oldest!);
+        this.readStates.push({ ctx: oldest!, index: -1 });
+      }
+      this.forwardedReads.set(ctx, { to: this.leader, term: this.term });
       this.send({ type: 'read_index', from: this.id, to: this.leader, term: this.term, ctx });
     } else this.readStates.push({ ctx, index: -1 });
   }
@@ -569,6 +588,7 @@ export class RaftCore {
     if (term !== this.term) {
       this.term = term;
       this.vote = NO_NODE;
+      this.failForwardedReads();
     }
     this.role = 'follower';
     this.leader = leader;
@@ -590,6 +610,7 @@ export class RaftCore {
     const wasLeader = this.role === 'leader';
     this.term += 1;
     this.vote = this.id;
+    this.failForwardedReads();
     this.role = 'candidate';
     this.leader = NO_NODE;
     this.votes = new Map([[this.id, true]]);
@@ -633,6 +654,12 @@ export class RaftCore {
     this.pendingReads = [];
     this.readsAwaitingCommit = [];
     this.readBroadcastPending = false;
+  }
+
+  /** A new term: no answer to a read forwarded in an earlier term will be accepted, so fail them now. */
+  private failForwardedReads(): void {
+    for (const ctx of this.forwardedReads.keys()) this.readStates.push({ ctx, index: -1 });
+    this.forwardedReads.clear();
   }
 
   /** Whether this member may campaign: it votes in its own current configuration. */

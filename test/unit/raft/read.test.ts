@@ -99,6 +99,36 @@ describe('ReadIndex', () => {
     expect(states(net, 1)).toEqual([]);
   });
 
+  it('a forwarded read accepts an answer only from the leader it was sent to, in the term it was sent in', () => {
+    const net = new RaftNet({ members: [1, 2, 3] });
+    net.elect(1);
+    one(net, 'a', 3);
+    const term = net.status(2).term;
+    const commit = net.status(1).commit;
+    read(net, 2, 'q');
+    net.drop();
+    const answer = { type: 'read_index_resp', to: 2, ctx: 'q' } as const;
+    // Not the leader it asked; a ctx it never sent; a term it was not sent in (an older one).
+    net.stepNode({ ...answer, from: 3, term, index: 0 });
+    net.stepNode({ ...answer, from: 1, term, ctx: 'never-sent', index: 0 });
+    net.stepNode({ ...answer, from: 1, term: term - 1, index: 0 });
+    expect(states(net, 2)).toEqual([]);
+    // The real answer counts, once.
+    net.stepNode({ ...answer, from: 1, term, index: commit });
+    net.stepNode({ ...answer, from: 1, term, index: commit });
+    expect(states(net, 2)).toEqual([{ ctx: 'q', index: commit }]);
+    // A read forwarded in a term that ends fails at once; a late answer from that term is ignored.
+    read(net, 2, 'r');
+    net.drop();
+    net.with(1, (c) => c.transferLeadership(3));
+    net.stabilize();
+    expect(net.status(2).term).toBeGreaterThan(term);
+    expect(states(net, 2)).toContainEqual({ ctx: 'r', index: -1 });
+    const n = states(net, 2).length;
+    net.stepNode({ ...answer, ctx: 'r', from: 1, term: net.status(2).term, index: commit });
+    expect(states(net, 2)).toHaveLength(n);
+  });
+
   it('a follower without a leader fails the read at once; a member that does not lead answers a forwarded read with -1', () => {
     const net = new RaftNet({ members: [1, 2, 3] });
     read(net, 2, 'nobody');
