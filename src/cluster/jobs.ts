@@ -41,6 +41,13 @@ export interface JobContext {
   step(step: string): Promise<void>;
   /** Throws LostLeadership if this daemon no longer leads. */
   assertLeader(): void;
+  /**
+   * The fencing check before a Redis action: this daemon leads in the job's term AND holds a
+   * valid lease (a majority acknowledged it within lease time), so no other leader can have been
+   * elected meanwhile. Waits up to `maxWaitMs` for the lease to come back; throws LostLeadership
+   * if it does not (the job is then left to whichever leader holds one).
+   */
+  awaitLease(maxWaitMs: number): Promise<void>;
   sleep(ms: number): Promise<void>;
 }
 
@@ -152,6 +159,22 @@ export class JobRunner {
       const s = raft.status();
       if (this.stopped || s.role !== 'leader' || s.term !== term) throw new LostLeadership();
     };
+    const awaitLease = async (maxWaitMs: number) => {
+      const deadline = clock.nowMs() + maxWaitMs;
+      for (;;) {
+        assertLeader();
+        const l = raft.lease();
+        if (l.valid && l.term === term) return;
+        if (clock.nowMs() >= deadline) {
+          log.warn(
+            { waited_ms: maxWaitMs },
+            'no valid lease: not touching Redis, the job is left to a leader that holds one',
+          );
+          throw new LostLeadership();
+        }
+        await new Promise<void>((resolve) => clock.setTimeout(resolve, 10));
+      }
+    };
     const update = async (
       st: JobState,
       fields: { step?: string | null; reason?: string | null; result?: unknown },
@@ -171,6 +194,7 @@ export class JobRunner {
         return update('running', { step });
       },
       assertLeader,
+      awaitLease,
       sleep: (ms) => new Promise((resolve) => clock.setTimeout(resolve, ms)),
     };
     const executor = this.opts.executors[job.kind];

@@ -6,7 +6,13 @@
  * every node pointed at the committed master.
  */
 import { randomUUID } from 'node:crypto';
-import { type JobContext, type JobExecutor, JobFailed, proposeCommand } from '../cluster/jobs.js';
+import {
+  type JobContext,
+  type JobExecutor,
+  JobFailed,
+  LostLeadership,
+  proposeCommand,
+} from '../cluster/jobs.js';
 import type { JobKind, JobRecord } from '../cluster/jobs-model.js';
 import type { FailoverKind, Shard, ShardNode, ShardSettings } from '../cluster/shards.js';
 import { findNode } from '../cluster/shards.js';
@@ -14,11 +20,18 @@ import type { ClusterState } from '../cluster/state.js';
 import type { FailoverConfig, RedisConfig } from '../config/types.js';
 import { votersOf } from '../raft/membership.js';
 import type { RaftNode } from '../raft/node.js';
-import type { NodeId } from '../raft/types.js';
+import { type NodeId, RaftError } from '../raft/types.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
-import { type CandidateFacts, judgeDown, type ReceivedReport, rankCandidates } from './decide.js';
-import { type NodeReport, type ProbeReport, Prober, type ProbeTarget } from './prober.js';
+import {
+  type CandidateFacts,
+  judgeDown,
+  type MasterLineage,
+  observeMaster,
+  type ReceivedReport,
+  rankCandidates,
+} from './decide.js';
+import { type NodeReport, type NodeView, type ProbeReport, Prober, type ProbeTarget } from './prober.js';
 import type { RedisAdapter, RedisInfo } from './redis.js';
 import { upstreamOf } from './redis.js';
 import { refOf } from './refs.js';
@@ -69,6 +82,12 @@ export function defaultSettings(d: FailoverConfig): ShardSettings {
 export { refOf };
 
 const REDIS_TIMEOUT_MS = 1000;
+/** How often the empty-restart guard retries a node that is still empty and masterful. */
+const EMPTY_GUARD_RETRY_MS = 100;
+
+function isLiveReplica(v: NodeView | undefined): boolean {
+  return !!v && !v.failing && v.info?.role === 'slave';
+}
 
 export class FailoverEngine {
   readonly prober: Prober;
@@ -83,6 +102,15 @@ export class FailoverEngine {
   /** Per shard: when this daemon applied the last aborted failover (monotonic ms). */
   private abortSeenAtMs = new Map<string, number>();
   private warned = new Map<string, number>();
+  /** Per shard: the replication ids its committed master was seen with (decide.ts MasterLineage). */
+  private lineage = new Map<string, MasterLineage>();
+  /** Probe reports refused because their sender is not a voting member (tests, metrics). */
+  rejectedReports = 0;
+  /** Per shard: when this leader first saw it with no master (monotonic ms), for registration. */
+  private masterlessSinceMs = new Map<string, number>();
+  /** Nodes that came back empty while masterful, guarded every round until they are not. */
+  private emptyRestarted = new Map<string, { keysBefore: number; lastTryMs: number }>();
+  private lastPendingCheckMs = new Map<string, number>();
   private stopped = false;
   private readonly log: Logger;
 
@@ -101,7 +129,7 @@ export class FailoverEngine {
       probeIntervalMs: () => this.probeIntervalMs(),
       infoIntervalMs: 500,
       stallThresholdMs: 250,
-      onRestart: (view) => void this.guardEmptyRestart(view.addr, view.keysBeforeRestart, view.info),
+      onRestart: (view) => this.noteRestart(view),
       onRound: () => this.afterRound(),
     });
   }
@@ -141,6 +169,8 @@ export class FailoverEngine {
 
   private afterRound(): void {
     if (this.stopped) return;
+    this.observeMasters();
+    this.guardEmptyRestarts();
     this.o.onRound?.();
     if (this.isLeader()) {
       this.decide();
@@ -182,6 +212,22 @@ export class FailoverEngine {
     if (typeof b?.from !== 'number' || !b.report || !Array.isArray(b.report.nodes)) {
       return { status: 400, body: { error: { message: 'probe.report needs from and report.nodes' } } };
     }
+    // Only a voting member's view counts towards a verdict: a report from anyone else (a removed
+    // member, a learner, a stray or spoofed sender) is refused and counted, never stored.
+    if (b.from === this.o.nodeId || !votersOf(this.o.raft.status().membership).includes(b.from)) {
+      this.rejectedReports++;
+      this.warnOnce(
+        `report-from:${b.from}`,
+        { from: b.from },
+        'refused a probe report: not from a voting member',
+      );
+      return {
+        status: 403,
+        body: {
+          error: { code: 'not_a_voter', message: `node ${b.from} is not a voting member of the group` },
+        },
+      };
+    }
     const nodes = new Map<string, NodeReport>();
     for (const n of b.report.nodes.slice(0, 10_000)) {
       if (typeof n?.addr === 'string' && typeof n.failing === 'boolean' && typeof n.downForMs === 'number')
@@ -193,6 +239,11 @@ export class FailoverEngine {
       stalledRecently: b.report.stalledRecently === true,
       nodes,
     });
+    for (const shard of this.o.state.shards.values()) {
+      const n = shard.master ? nodes.get(shard.master) : undefined;
+      if (n?.role === 'master' && typeof n.replId === 'string')
+        this.noteMaster(shard, n.replId, n.replId2 ?? null, typeof n.keys === 'number' ? n.keys : 0);
+    }
     if (this.isLeader()) this.decide();
     return { status: 200, body: { reachable: this.o.reachableMembers?.() ?? [] } };
   }
@@ -201,6 +252,31 @@ export class FailoverEngine {
   leaderReachable(maxAgeMs: number): Set<NodeId> | null {
     if (!this.leaderView || this.o.clock.nowMs() - this.leaderView.atMs > maxAgeMs) return null;
     return this.leaderView.reachable;
+  }
+
+  /** Fold one daemon's INFO of a shard's committed master into the shard's lineage. */
+  private noteMaster(shard: Shard, replId: string, replId2: string | null, keys: number): void {
+    if (!shard.master) return;
+    const prev = this.lineage.get(shard.name);
+    const next = observeMaster(prev, shard.epoch, shard.master, { replId, replId2, keys });
+    this.lineage.set(shard.name, next);
+  }
+
+  /** This daemon's own view of every committed master. */
+  private observeMasters(): void {
+    for (const shard of this.o.state.shards.values()) {
+      if (!shard.master) continue;
+      const info = this.prober.view(shard.master)?.info;
+      if (info?.role === 'master') this.noteMaster(shard, info.replId, info.replId2, info.keys);
+    }
+  }
+
+  /** The replication ids the committed master of `name` was seen with (null: none known). */
+  lineageOf(name: string): MasterLineage | null {
+    const shard = this.o.state.shards.get(name);
+    const l = this.lineage.get(name);
+    if (!shard || !l || l.epoch !== shard.epoch || l.master !== shard.master) return null;
+    return l;
   }
 
   /** The latest view each voting daemon reported (for status and Sentinel flags). */
@@ -212,7 +288,11 @@ export class FailoverEngine {
   // Detection and reconciliation (leader)
 
   private decide(): void {
+    // Every Redis action of the leader needs a valid lease: a deposed leader that has not noticed
+    // yet must not re-point nodes at a master another leader replaced.
+    if (!this.o.raft.lease().valid) return;
     for (const shard of this.o.state.shards.values()) {
+      if (shard.pending) this.resolveOrphanedPending(shard);
       if (!shard.master || shard.pending || this.deciding.has(shard.name)) continue;
       if (this.hasActiveJob(shard.name)) continue;
       const verdict = this.masterVerdict(shard);
@@ -229,10 +309,36 @@ export class FailoverEngine {
     return this.masterVerdict({ ...shard, master: addr }).down;
   }
 
-  /** Whether the master of `shard` is down, by majority of voting daemons. */
+  /**
+   * A failover is pending but its job is gone or finished (it failed by a path that did not
+   * abort, or its record was lost): nothing will ever resolve it and the shard would be stuck.
+   * Abort it, so the next verdict can start a new one.
+   */
+  private resolveOrphanedPending(shard: Shard): void {
+    const pending = shard.pending!;
+    const job = this.o.state.job(pending.jobId);
+    if (job && job.state !== 'succeeded' && job.state !== 'failed') return;
+    const now = this.o.clock.nowMs();
+    if (now - (this.lastPendingCheckMs.get(shard.name) ?? Number.NEGATIVE_INFINITY) < 1000) return;
+    this.lastPendingCheckMs.set(shard.name, now);
+    const reason = `failover job ${pending.jobId} ended (${job?.state ?? 'record lost'}) without resolving epoch ${pending.epoch}`;
+    this.log.warn({ shard: shard.name, epoch: pending.epoch, job: pending.jobId }, reason);
+    void proposeCommand(this.o.raft, {
+      t: 'shard.failover.abort',
+      name: shard.name,
+      epoch: pending.epoch,
+      reason,
+      atMs: this.o.clock.wallMs(),
+    }).catch((err: Error) =>
+      this.log.debug({ err: err.message }, 'could not abort an orphaned failover yet'),
+    );
+  }
+
+  /** Whether the master of `shard` is down, by the voting daemons (see decide.ts votesNeeded). */
   masterVerdict(shard: Shard) {
     const voters = votersOf(this.o.raft.status().membership);
     return judgeDown({
+      quorum: shard.settings.quorum,
       addr: shard.master!,
       voters,
       self: this.o.nodeId,
@@ -315,7 +421,7 @@ export class FailoverEngine {
         shard,
         'auto',
         choice.to,
-        `master ${master} down (seen by nodes ${votes.join(', ')})`,
+        `master ${master} down (seen by nodes ${votes.join(', ')})${choice.note}`,
       );
     } catch (err) {
       this.log.warn({ shard: name, err: (err as Error).message }, 'could not start a failover');
@@ -335,6 +441,7 @@ export class FailoverEngine {
         info: await this.o.adapter
           .info(refOf(node), Math.min(500, shard.settings.downAfterMs))
           .catch(() => null),
+        ownerLive: this.ownerLive(node),
       })),
     );
     const masterView = shard.master ? this.prober.view(shard.master) : undefined;
@@ -344,8 +451,25 @@ export class FailoverEngine {
       masterLastOffset: masterView?.info?.role === 'master' ? masterView.info.offset : 0,
       masterDownForMs: opts.masterDownForMs,
       force: opts.force,
+      lineage: this.lineageOf(shard.name),
     });
-    return { to: ranking.ranked[0]?.addr ?? null, ranked: ranking.ranked, rejected: ranking.rejected };
+    const best = ranking.ranked[0];
+    // A node with no live daemon is never fenced if it is cut off later: chosen only when no
+    // other is eligible (ranking puts it last), and the job's reason says so.
+    const note =
+      best && !best.ownerLive
+        ? `; ${best.addr} has no live daemon beside it (no other replica was eligible): it is not fenced if it is cut off`
+        : '';
+    return { to: best?.addr ?? null, ranked: ranking.ranked, rejected: ranking.rejected, note };
+  }
+
+  /** The daemon beside `node` is a voting or learning member this leader hears from. */
+  private ownerLive(node: ShardNode): boolean {
+    if (node.owner === null) return false;
+    const st = this.o.raft.status();
+    if (!st.membership.members.some((m) => m.id === node.owner)) return false;
+    if (node.owner === this.o.nodeId) return true;
+    return (this.o.reachableMembers?.() ?? []).includes(node.owner);
   }
 
   /** Commit the decision: the next epoch, the chosen node, and the job, in one entry. */
@@ -419,12 +543,15 @@ export class FailoverEngine {
       const why = choice.rejected.map((r) => `${r.addr}: ${r.reason}`).join('; ') || 'no replicas';
       throw new FailoverRefused(409, 'no_candidate', `no replica of ${name} can take over: ${why}`);
     }
-    return this.beginFailover(shard, 'switchover', choice.to, 'switchover requested');
+    return this.beginFailover(shard, 'switchover', choice.to, `switchover requested${choice.note}`);
   }
 
   /**
-   * SENTINEL FAILOVER: a zero-loss switchover when the master answers; otherwise promote the best
-   * replica now (no majority verdict needed, as Sentinel's FAILOVER).
+   * SENTINEL FAILOVER: a zero-loss switchover when the master answers. When it does not answer
+   * this leader, a failover only on the voting daemons' verdict (the same votes an automatic
+   * failover needs, see masterVerdict): one vantage point failing to reach the master is not
+   * proof that it is down, and promoting on it would make two masters. Without that verdict the
+   * request is refused with a clear error (retry, or `raftinel failover --force` to accept it).
    */
   async requestSentinelFailover(name: string): Promise<JobRecord> {
     const shard = this.shardOrThrow(name);
@@ -432,12 +559,26 @@ export class FailoverEngine {
       throw new FailoverRefused(409, 'in_progress', `a failover of ${name} is already in progress`);
     if (shard.master && this.prober.downForMs(shard.master) === 0)
       return this.requestSwitchover(name, undefined);
+    let reason = `SENTINEL FAILOVER of a shard with no master`;
+    if (shard.master) {
+      const verdict = this.masterVerdict(shard);
+      if (!verdict.down)
+        throw new FailoverRefused(
+          409,
+          'master_not_down',
+          `the master ${shard.master} of ${name} does not answer this leader, but only ${verdict.votes.length} of the ${verdict.needed} voting daemons needed saw it down for down_after_ms (${shard.settings.downAfterMs} ms); not failing over on one view (retry once it is declared down, or force a failover to a named replica)`,
+        );
+      reason = `SENTINEL FAILOVER with the master down (seen by nodes ${verdict.votes.join(', ')})`;
+    }
     const choice = await this.chooseCandidate(shard, {
       force: false,
       masterDownForMs: this.prober.downForMs(shard.master ?? ''),
     });
-    if (!choice.to) throw new FailoverRefused(409, 'no_candidate', `no replica of ${name} can take over`);
-    return this.beginFailover(shard, 'forced', choice.to, 'SENTINEL FAILOVER with the master not answering');
+    if (!choice.to) {
+      const why = choice.rejected.map((r) => `${r.addr}: ${r.reason}`).join('; ') || 'no replicas';
+      throw new FailoverRefused(409, 'no_candidate', `no replica of ${name} can take over: ${why}`);
+    }
+    return this.beginFailover(shard, 'forced', choice.to, `${reason}${choice.note}`);
   }
 
   async requestForcedFailover(name: string, to: string): Promise<JobRecord> {
@@ -474,9 +615,61 @@ export class FailoverEngine {
 
   executors(): Partial<Record<JobKind, JobExecutor>> {
     return {
-      'shard.failover': (ctx) => this.runFailover(ctx),
-      'shard.switchover': (ctx) => this.runSwitchover(ctx),
+      'shard.failover': (ctx) => this.resolvingPending(ctx, () => this.runFailover(ctx)),
+      'shard.switchover': (ctx) => this.resolvingPending(ctx, () => this.runSwitchover(ctx)),
     };
+  }
+
+  /**
+   * A failover job ends with its pending failover resolved, whichever way it fails: committed by
+   * the executor, or aborted here (an unexpected error, a refused commit, a superseded epoch). Only
+   * a change of leader leaves it pending, for the next leader's runner to resume.
+   */
+  private async resolvingPending<T>(ctx: JobContext, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      const leaderLeft =
+        err instanceof LostLeadership || (err instanceof RaftError && err.code === 'not_leader');
+      const shard = this.o.state.shards.get(ctx.job.params.shard as string);
+      if (!leaderLeft && shard?.pending?.jobId === ctx.job.id) {
+        const reason = `failover job failed: ${(err as Error).message}`;
+        ctx.log.warn(
+          { shard: shard.name, epoch: shard.pending.epoch },
+          'aborting the failover of a failed job',
+        );
+        await proposeCommand(ctx.raft, {
+          t: 'shard.failover.abort',
+          name: shard.name,
+          epoch: shard.pending.epoch,
+          reason,
+          atMs: ctx.clock.wallMs(),
+        }).catch((e: Error) =>
+          // The leader's decide() aborts a pending failover whose job has ended (resolveOrphanedPending).
+          ctx.log.warn({ err: e.message }, 'could not abort yet; the leader will'),
+        );
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * The fencing token of a job's Redis action: checked right before every role change. This daemon
+   * leads with a valid lease (no other leader can exist), and the shard's failover at `epoch` is
+   * still this job's (pending), or, once committed, `epoch` is still the committed epoch. A
+   * deposed leader that stalled after committing a step never acts on what a new leader decided.
+   */
+  private async assertToken(ctx: JobContext, epoch: number, phase: 'pending' | 'committed'): Promise<void> {
+    await ctx.awaitLease(ctx.electionTimeoutMs);
+    const s = this.o.state.shards.get(ctx.job.params.shard as string);
+    const ok =
+      phase === 'pending'
+        ? s?.pending?.epoch === epoch && s.pending.jobId === ctx.job.id
+        : s?.epoch === epoch && s.pending === null;
+    if (!ok)
+      throw new JobFailed(
+        `epoch ${epoch} of ${String(ctx.job.params.shard)} is no longer this job's (now epoch ${s?.epoch ?? '?'}, pending ${s?.pending?.epoch ?? 'none'}); not touching Redis`,
+      );
   }
 
   private jobShard(ctx: JobContext): Shard {
@@ -501,8 +694,9 @@ export class FailoverEngine {
     const deadline = ctx.clock.nowMs() + budgetMs;
     let lastErr = 'no answer';
     let rewriteConfig = this.prober.view(to.addr)?.info?.configFile !== '';
+    const epoch = ctx.job.params.epoch as number;
     while (ctx.clock.nowMs() < deadline) {
-      ctx.assertLeader();
+      await this.assertToken(ctx, epoch, 'pending');
       try {
         const after = await this.o.adapter.reconfigure(refOf(to), null, {
           rewriteConfig,
@@ -513,10 +707,19 @@ export class FailoverEngine {
         lastErr = 'still reports role:slave';
       } catch (err) {
         lastErr = (err as Error).message;
+        // REPLICAOF NO ONE may have run and only the INFO after it failed (timed out): the outcome
+        // is unknown, not failed. Read the role again before trying anything else.
+        if (await this.reportsMaster(to)) return null;
       }
       await ctx.sleep(10);
     }
+    if (await this.reportsMaster(to)) return null;
     return `${to.addr} did not become master within ${budgetMs} ms: ${lastErr}`;
+  }
+
+  private async reportsMaster(node: ShardNode): Promise<boolean> {
+    const info = await this.o.adapter.info(refOf(node), REDIS_TIMEOUT_MS).catch(() => null);
+    return info?.role === 'master';
   }
 
   private async commitMaster(
@@ -544,6 +747,7 @@ export class FailoverEngine {
 
   /** Point every other node at the new master, in parallel, bounded in time. */
   private async repointOthers(ctx: JobContext, shard: Shard, master: string): Promise<string[]> {
+    await this.assertToken(ctx, ctx.job.params.epoch as number, 'committed');
     const others = this.o.state.shards.get(shard.name)?.nodes.filter((n) => n.addr !== master) ?? [];
     const failed: string[] = [];
     await Promise.all(
@@ -641,6 +845,7 @@ export class FailoverEngine {
       );
     } else {
       await ctx.step(`pausing writes on ${from} for at most ${pauseMs} ms`);
+      await this.assertToken(ctx, epoch, 'pending');
       try {
         await this.o.adapter.pauseWrites(refOf(oldNode), pauseMs, REDIS_TIMEOUT_MS);
       } catch (err) {
@@ -667,10 +872,11 @@ export class FailoverEngine {
         }
         await ctx.sleep(2);
       }
-      ctx.assertLeader();
+      await this.assertToken(ctx, epoch, 'pending');
       // Extend the pause so the rest happens while the old master is still paused.
       await this.o.adapter.pauseWrites(refOf(oldNode), pauseMs, REDIS_TIMEOUT_MS).catch(() => {});
       await ctx.step(`demoting ${from} and promoting ${to}`);
+      await this.assertToken(ctx, epoch, 'pending');
       try {
         const info = await this.o.adapter.info(refOf(oldNode), REDIS_TIMEOUT_MS);
         // Its clients stay connected, their writes paused, until the new master is committed:
@@ -693,6 +899,7 @@ export class FailoverEngine {
     const err = await this.promote(ctx, newNode, Math.max(500, pauseMs / 4));
     if (err) {
       // Roll back: the old master has everything the target has; make it master again.
+      await this.assertToken(ctx, epoch, 'pending');
       await this.o.adapter
         .reconfigure(refOf(oldNode), null, { rewriteConfig: false, timeoutMs: REDIS_TIMEOUT_MS })
         .catch(() => {});
@@ -703,6 +910,7 @@ export class FailoverEngine {
       return this.abort(ctx, shard, epoch, `${err}; switchover rolled back, ${from} is the master again`);
     }
     await this.commitMaster(ctx, shard, epoch, to, 'switchover', 'switchover');
+    await this.assertToken(ctx, epoch, 'committed');
     // Only now, with the new master named and +switch-master published, close the old master's
     // client connections (REPLICAOF of the same master is a no-op; the transaction's CLIENT KILLs
     // are the point), then resume its paused writes, which fail with READONLY. Clients re-resolve
@@ -768,8 +976,10 @@ export class FailoverEngine {
   }
 
   /**
-   * Leader: register (or update) a node. A new shard's master is the node that reports
-   * role:master; any other node is made a replica of the committed master by reconciliation.
+   * Leader: register (or update) a node. A new shard's master is chosen among its registered
+   * nodes that report role:master (assignInitialMaster): the one with data, never an empty one
+   * while any node holds data. Any other node is made a replica of the committed master by
+   * reconciliation.
    */
   async register(body: unknown): Promise<{ status: number; body?: unknown }> {
     const b = body as Partial<RedisConfig> & { owner?: number | null; defaults?: FailoverConfig };
@@ -789,7 +999,9 @@ export class FailoverEngine {
     let shard = this.o.state.shards.get(b.shard);
     const at = this.o.clock.wallMs();
     if (!shard) {
-      const master = info?.role === 'master' ? node.addr : null;
+      // Named master at creation only when it holds data (the common case: an existing master
+      // brought under raftinel); an empty one waits for the other nodes (assignInitialMaster).
+      const master = info?.role === 'master' && !info.loading && info.keys > 0 ? node.addr : null;
       const r = await proposeCommand(this.o.raft, {
         t: 'shard.create',
         name: b.shard,
@@ -808,53 +1020,158 @@ export class FailoverEngine {
       const r = await proposeCommand(this.o.raft, { t: 'shard.node.put', name: b.shard, node });
       if (!r.ok) return { status: 409, body: { error: { message: r.error } } };
     }
-    if (shard.master === null && shard.pending === null && info?.role === 'master') {
-      const r = await proposeCommand(this.o.raft, {
-        t: 'shard.master',
-        name: shard.name,
-        epoch: shard.lastEpoch + 1,
-        master: node.addr,
-        from: null,
-        kind: 'initial',
-        jobId: null,
-        atMs: at,
-        reason: `${node.addr} reports role:master`,
-      });
-      if (r.ok)
-        this.log.warn({ shard: shard.name, master: node.addr, epoch: shard.epoch }, 'master assigned');
-    }
+    if (shard.master === null && shard.pending === null) await this.assignInitialMaster(shard.name);
     return { status: 200, body: { shard: shard.name } };
+  }
+
+  /** How long a new shard with only empty masters waits for the other daemons to register. */
+  private initialMasterGraceMs(shard: Shard): number {
+    return Math.max(1500, shard.settings.downAfterMs);
+  }
+
+  /**
+   * Leader: name the first master of a shard that has none, from the INFO of every registered
+   * node. Among the nodes reporting role:master: most keys, then highest offset, then address.
+   * An empty node is named only when no registered node holds any key (a brand-new shard), and
+   * only once every daemon had time to register its nodes (several fresh servers all report
+   * role:master; the first to register is not special). While some node holds data but none
+   * with data reports role:master, no master is named: an operator decides.
+   */
+  private async assignInitialMaster(name: string): Promise<void> {
+    const shard = this.o.state.shards.get(name);
+    if (!shard || shard.master !== null || shard.pending !== null) return;
+    const now = this.o.clock.nowMs();
+    if (!this.masterlessSinceMs.has(name)) this.masterlessSinceMs.set(name, now);
+    const since = this.masterlessSinceMs.get(name)!;
+    const seen = await Promise.all(
+      shard.nodes.map(async (n) => ({
+        n,
+        info: await this.o.adapter.info(refOf(n), REDIS_TIMEOUT_MS).catch(() => null),
+      })),
+    );
+    const masters = seen
+      .filter((x): x is { n: ShardNode; info: RedisInfo } => x.info?.role === 'master' && !x.info.loading)
+      .sort(
+        (a, b) =>
+          b.info.keys - a.info.keys ||
+          b.info.offset - a.info.offset ||
+          (a.n.addr < b.n.addr ? -1 : a.n.addr > b.n.addr ? 1 : 0),
+      );
+    const best = masters[0];
+    if (!best) return;
+    if (best.info.keys === 0) {
+      const withData = seen.filter((x) => (x.info?.keys ?? 0) > 0).map((x) => x.n.addr);
+      if (withData.length > 0) {
+        this.warnOnce(
+          `initial-master:${name}`,
+          { shard: name, with_data: withData },
+          'not naming an empty master while other nodes hold data that no master has; name one by hand',
+        );
+        return;
+      }
+      if (now - since < this.initialMasterGraceMs(shard)) return;
+    }
+    const fresh = this.o.state.shards.get(name);
+    if (!fresh || fresh.master !== null || fresh.pending !== null) return;
+    const r = await proposeCommand(this.o.raft, {
+      t: 'shard.master',
+      name,
+      epoch: fresh.lastEpoch + 1,
+      master: best.n.addr,
+      from: null,
+      kind: 'initial',
+      jobId: null,
+      atMs: this.o.clock.wallMs(),
+      reason: `${best.n.addr} reports role:master with ${best.info.keys} keys (the most of ${masters.length} masters)`,
+    });
+    if (r.ok) {
+      this.masterlessSinceMs.delete(name);
+      this.log.warn({ shard: name, master: best.n.addr, keys: best.info.keys }, 'master assigned');
+    }
+  }
+
+  /** The prober saw `view` restart (new run id): guard it if it held keys before. */
+  private noteRestart(view: NodeView): void {
+    if (view.keysBeforeRestart <= 0) return;
+    this.emptyRestarted.set(view.addr, {
+      keysBefore: view.keysBeforeRestart,
+      lastTryMs: Number.NEGATIVE_INFINITY,
+    });
+    this.guardEmptyRestarts();
+  }
+
+  /**
+   * Every round, until each node that restarted after holding keys is no longer both empty and
+   * masterful: demote it (guardEmptyRestart). Not once per restart: the first attempt can fail
+   * (the node still loading, a connection not yet re-established), and a replica reconnects
+   * within a second whatever happened to the attempt.
+   */
+  private guardEmptyRestarts(): void {
+    const now = this.o.clock.nowMs();
+    for (const [addr, g] of this.emptyRestarted) {
+      const v = this.prober.view(addr);
+      const info = v?.info;
+      if (!v || info?.role === 'slave' || (info && info.keys > 0 && !info.loading)) {
+        this.emptyRestarted.delete(addr);
+        continue;
+      }
+      if (!info || info.loading || v.failing || now - g.lastTryMs < EMPTY_GUARD_RETRY_MS) continue;
+      g.lastTryMs = now;
+      void this.guardEmptyRestart(addr, g.keysBefore, info);
+    }
   }
 
   /**
    * A Redis came back empty after a restart while it was (or believes it is) the master: make it
-   * a replica of a replica at once, before any replica resyncs from its empty dataset. (A replica
-   * refuses to serve a sync while its own link is down, so nothing flows.) The leader then fails
-   * the shard over to the best replica. Every daemon that saw the node holding keys guards it, not
-   * only the one beside it: after a host reboot that daemon is down (or restarted with no memory
-   * of the keys), the leader may have been on that host too, and the replicas reconnect within a
-   * second. Demoting an empty node never creates a master, so several daemons doing it is safe.
+   * a replica at once, before any replica resyncs from its empty dataset. (A replica refuses to
+   * serve a sync while its own link is down, -NOMASTERLINK, so nothing flows.) The leader then
+   * fails the shard over to the best replica. Every daemon that saw the node holding keys guards it,
+   * not only the one beside it: after a host reboot that daemon is down (or restarted with no
+   * memory of the keys), the leader may have been on that host too, and the replicas reconnect
+   * within a second. Demoting an empty node never creates a master, so several daemons doing it is
+   * safe.
+   *
+   * The target is the best reachable replica; when none is reachable, the best replica this daemon
+   * last saw, reachable or not. Demoting it all the same is the choice here (not fencing it with
+   * CLIENT PAUSE, nor leaving it): a replica of an unreachable address refuses writes (READONLY)
+   * and serves no sync (-NOMASTERLINK) until its upstream returns, persistently (REPLICAOF is
+   * rewritten into its config file) and without any daemon alive; when the replica returns, the
+   * empty node syncs its data from it. Only a shard with no other node is left alone (nothing to
+   * protect).
    */
   private async guardEmptyRestart(addr: string, keysBefore: number, info: RedisInfo | null): Promise<void> {
     if (info?.role !== 'master' || info.keys > 0 || keysBefore === 0) return;
     for (const shard of this.o.state.shards.values()) {
       const node = findNode(shard, addr);
       if (!node) continue;
-      const replicas = shard.nodes
+      const others = shard.nodes
         .filter((n) => n.addr !== addr)
         .map((n) => ({ n, v: this.prober.view(n.addr) }))
-        .filter((x) => x.v && !x.v.failing && x.v.info?.role === 'slave')
-        .sort((a, b) => (b.v!.info!.offset ?? 0) - (a.v!.info!.offset ?? 0));
-      const target = replicas[0]?.n.addr;
-      if (!target) {
+        .sort(
+          (a, b) =>
+            Number(isLiveReplica(b.v)) - Number(isLiveReplica(a.v)) ||
+            Number(b.n.role !== 'observer') - Number(a.n.role !== 'observer') ||
+            (b.v?.info?.offset ?? -1) - (a.v?.info?.offset ?? -1) ||
+            (a.n.addr < b.n.addr ? -1 : a.n.addr > b.n.addr ? 1 : 0),
+        );
+      const best = others[0];
+      if (!best) {
         this.log.error(
           { shard: shard.name, node: addr },
-          'redis restarted empty and no replica is reachable to protect',
+          'redis restarted empty and the shard has no other node: nothing to protect',
         );
+        this.emptyRestarted.delete(addr);
         return;
       }
+      const target = best.n.addr;
       this.log.error(
-        { shard: shard.name, node: addr, keys_before: keysBefore, replica_of: target },
+        {
+          shard: shard.name,
+          node: addr,
+          keys_before: keysBefore,
+          replica_of: target,
+          target_reachable: isLiveReplica(best.v),
+        },
         'redis restarted empty while master: made it a replica so no replica resyncs from an empty dataset',
       );
       await this.o.adapter
@@ -863,7 +1180,7 @@ export class FailoverEngine {
           timeoutMs: REDIS_TIMEOUT_MS,
         })
         .catch((err: Error) =>
-          this.log.error({ node: addr, err: err.message }, 'could not demote the empty node'),
+          this.log.error({ node: addr, err: err.message }, 'could not demote the empty node yet; retrying'),
         );
       return;
     }

@@ -1,0 +1,508 @@
+/**
+ * The failover engine on virtual time, with the real ClusterState, JobRunner and FailoverEngine,
+ * a Raft stand-in that commits at once (one leader, its lease switchable), and a Redis model that
+ * keeps replication ids the way Redis 7.0 does. Issue 9: items 1, 6, 7, 8 and the "also seen" list.
+ */
+import { describe, expect, it } from 'vitest';
+import { encodeCommand } from '../../../src/cluster/commands.js';
+import { JobRunner } from '../../../src/cluster/jobs.js';
+import type { ShardNode } from '../../../src/cluster/shards.js';
+import { ClusterState } from '../../../src/cluster/state.js';
+import type { FailoverConfig } from '../../../src/config/types.js';
+import { FailoverEngine, FailoverRefused } from '../../../src/failover/engine.js';
+import type { NodeReport } from '../../../src/failover/prober.js';
+import {
+  parseInfo,
+  type RedisAdapter,
+  RedisCommandError,
+  type RedisRef,
+} from '../../../src/failover/redis.js';
+import type { RaftNode } from '../../../src/raft/node.js';
+import type { NodeId } from '../../../src/raft/types.js';
+import { silentLogger } from '../../../src/util/log.js';
+import { Scheduler } from '../../sim/scheduler.js';
+import { shardSettings } from '../../support/shard-settings.js';
+
+const M = 'm:1';
+const R1 = 'r1:1';
+const R2 = 'r2:1';
+const SHARD = 'mymaster';
+const DOWN_AFTER_MS = 1000;
+
+let idSeq = 0;
+const newId = () => `id${++idSeq}`.padEnd(40, '0');
+
+/** One Redis server: role, upstream, replication ids and offset, keys. */
+class FakeRedis {
+  up = true;
+  role: 'master' | 'slave' = 'master';
+  upstream: string | null = null;
+  replId = newId();
+  replId2 = '';
+  offset = 0;
+  keys = 0;
+  runId = newId();
+  /** REPLICAOF runs, but the INFO after it times out. */
+  infoAfterReconfigureTimesOut = false;
+  /** The next reconfigure attempts fail outright. */
+  failReconfigures = 0;
+  constructor(readonly addr: string) {}
+
+  text(): string {
+    const [host, port] = (this.upstream ?? ':').split(':');
+    return [
+      `run_id:${this.runId}`,
+      `role:${this.role}`,
+      ...(this.role === 'slave'
+        ? [
+            `master_host:${host}`,
+            `master_port:${port}`,
+            'master_link_status:down',
+            'master_sync_in_progress:0',
+            `slave_repl_offset:${this.offset}`,
+            'master_link_down_since_seconds:1',
+          ]
+        : []),
+      `master_replid:${this.replId}`,
+      `master_replid2:${this.replId2 || '0'.repeat(40)}`,
+      `master_repl_offset:${this.offset}`,
+      `db0:keys=${this.keys},expires=0`,
+    ].join('\r\n');
+  }
+}
+
+class FakeAdapter implements RedisAdapter {
+  readonly servers = new Map<string, FakeRedis>();
+  readonly calls: string[] = [];
+
+  add(r: FakeRedis): FakeRedis {
+    this.servers.set(r.addr, r);
+    return r;
+  }
+
+  private server(node: RedisRef): FakeRedis {
+    const r = this.servers.get(node.addr);
+    if (!r?.up) throw new RedisCommandError(node.addr, 'connect ECONNREFUSED');
+    return r;
+  }
+
+  async ping(node: RedisRef): Promise<void> {
+    this.server(node);
+  }
+
+  async info(node: RedisRef) {
+    return parseInfo(this.server(node).text());
+  }
+
+  async reconfigure(node: RedisRef, target: string | null) {
+    const r = this.server(node);
+    this.calls.push(`${node.addr} REPLICAOF ${target ?? 'NO ONE'}`);
+    if (r.failReconfigures > 0) {
+      r.failReconfigures--;
+      throw new RedisCommandError(node.addr, 'connection reset');
+    }
+    if (target === null) {
+      if (r.role === 'slave') {
+        r.replId2 = r.replId;
+        r.replId = newId();
+      }
+      r.role = 'master';
+      r.upstream = null;
+    } else {
+      r.role = 'slave';
+      r.upstream = target;
+      const up = this.servers.get(target);
+      if (up?.up && up.role === 'master') {
+        r.replId = up.replId;
+        r.offset = up.offset;
+        r.keys = up.keys;
+      }
+    }
+    if (r.infoAfterReconfigureTimesOut)
+      throw new RedisCommandError(node.addr, 'INFO timed out after 1000 ms');
+    return parseInfo(r.text());
+  }
+
+  async pauseWrites(node: RedisRef) {
+    this.server(node);
+  }
+  async unpause(node: RedisRef) {
+    this.server(node);
+  }
+  async configSet(node: RedisRef) {
+    this.server(node);
+  }
+  forget(): void {}
+  async close(): Promise<void> {}
+}
+
+/** A Raft stand-in: this node leads, every proposal commits at once; the lease can be taken away. */
+class FakeRaft {
+  term = 1;
+  leaseValid = true;
+  voters: NodeId[] = [1];
+  index = 0;
+  /** Refuse the next proposals for which this returns true (a storage error, say). */
+  failProposal: ((cmd: { t: string; kind?: string }) => boolean) | null = null;
+  private listeners: ((e: { type: string }) => void)[] = [];
+  constructor(readonly state: ClusterState) {}
+
+  status() {
+    return {
+      id: 1,
+      role: 'leader',
+      term: this.term,
+      leader: 1,
+      leaderReady: true,
+      transferee: 0,
+      memberRole: 'voter',
+      membership: { members: this.voters.map((id) => ({ id, role: 'voter', addr: `n${id}` })), removed: [] },
+      progress: [],
+    };
+  }
+
+  lease() {
+    return {
+      role: 'leader',
+      term: this.term,
+      leader: 1,
+      valid: this.leaseValid,
+      remainingTicks: this.leaseValid ? 10 : 0,
+      remainingMs: this.leaseValid ? 100 : 0,
+    };
+  }
+
+  async propose(data: Uint8Array) {
+    const cmd = JSON.parse(new TextDecoder().decode(data)) as { t: string; kind?: string };
+    if (this.failProposal?.(cmd)) {
+      this.failProposal = null;
+      throw new Error('disk full');
+    }
+    const index = ++this.index;
+    const result = this.state.apply({ index, term: this.term, type: 'normal', data });
+    for (const l of this.listeners) l({ type: 'applied' });
+    return { index, term: this.term, result };
+  }
+
+  on(l: (e: { type: string }) => void) {
+    this.listeners.push(l);
+    return () => {};
+  }
+}
+
+const node = (addr: string, o: Partial<ShardNode> = {}): ShardNode => ({
+  addr,
+  owner: 1,
+  role: 'replica',
+  priority: 100,
+  accessible: true,
+  ...o,
+});
+
+function setup(
+  opts: { voters?: NodeId[]; reachable?: NodeId[]; nodes?: ShardNode[]; create?: boolean } = {},
+) {
+  const s = new Scheduler();
+  const clock = s.clockFor(() => true);
+  const state = new ClusterState();
+  const raft = new FakeRaft(state);
+  raft.voters = opts.voters ?? [1];
+  const adapter = new FakeAdapter();
+  const m = adapter.add(new FakeRedis(M));
+  m.keys = 100;
+  m.offset = 5000;
+  const r1 = adapter.add(new FakeRedis(R1));
+  const r2 = adapter.add(new FakeRedis(R2));
+  for (const r of [r1, r2]) {
+    r.role = 'slave';
+    r.upstream = M;
+    r.replId = m.replId;
+    r.offset = m.offset;
+    r.keys = m.keys;
+  }
+  const defaults = {
+    ...shardSettings({ downAfterMs: DOWN_AFTER_MS }),
+    failoverParallelism: 4,
+  } as FailoverConfig;
+  const engine = new FailoverEngine({
+    nodeId: 1,
+    raft: raft as unknown as RaftNode,
+    state,
+    adapter,
+    clock,
+    logger: silentLogger,
+    defaults,
+    redis: [],
+    callLeader: () => Promise.reject(new Error('this node leads')),
+    reachableMembers: () => opts.reachable ?? raft.voters,
+  });
+  const runner = new JobRunner({
+    raft: raft as unknown as RaftNode,
+    state,
+    clock,
+    logger: silentLogger,
+    electionTimeoutMs: 500,
+    executors: engine.executors(),
+  });
+  const nodes = opts.nodes ?? [node(M), node(R1, { priority: 10 }), node(R2)];
+  if (opts.create !== false)
+    void raft.propose(
+      encodeCommand({
+        t: 'shard.create',
+        name: SHARD,
+        master: M,
+        nodes,
+        settings: shardSettings({ downAfterMs: DOWN_AFTER_MS }),
+        atMs: 0,
+      }),
+    );
+  engine.start();
+  const shard = () => state.shards.get(SHARD)!;
+  const jobs = () => [...state.jobs.values()].filter((j) => j.kind === 'shard.failover');
+  return { s, state, raft, adapter, engine, runner, m, r1, r2, shard, jobs };
+}
+
+async function run(s: Scheduler, ms: number, until?: () => boolean): Promise<void> {
+  const end = s.now + ms;
+  while (s.now < end) {
+    s.runUntil(Math.min(end, s.now + 5));
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    if (until?.()) return;
+  }
+}
+
+function report(addr: string, failing: boolean, downForMs: number): NodeReport {
+  return {
+    addr,
+    failing,
+    downForMs,
+    error: failing ? 'timed out' : null,
+    role: failing ? null : 'master',
+    upstream: null,
+    linkUp: false,
+    offset: 0,
+    runId: 'x',
+    keys: 0,
+    infoAgeMs: 0,
+  };
+}
+
+describe('a promotion whose outcome was lost (issue 9, also seen)', () => {
+  it('REPLICAOF NO ONE ran but its INFO timed out: the node is promoted, not refused as "reports role:master"', async () => {
+    const t = setup();
+    await run(t.s, 300);
+    t.r1.infoAfterReconfigureTimesOut = true;
+    t.m.up = false;
+    await run(t.s, 8000, () => t.shard().master !== M && t.shard().pending === null);
+    expect(t.shard().master).toBe(R1);
+    expect(t.jobs().map((j) => j.state)).toEqual(['succeeded']);
+    // One master only: R2 was never promoted.
+    expect(t.r2.role).toBe('slave');
+  });
+
+  it('a job that fails by any path but abort() leaves no failover pending, and the next one succeeds', async () => {
+    const t = setup();
+    await run(t.s, 300);
+    // The commit of the new master fails once (a storage error): the job fails after R1 was promoted.
+    t.raft.failProposal = (cmd) => cmd.t === 'shard.master';
+    t.m.up = false;
+    await run(t.s, 3000, () => t.jobs()[0]?.state === 'failed');
+    expect(t.jobs()[0]?.state).toBe('failed');
+    await run(t.s, 50);
+    expect(t.shard().pending).toBeNull();
+    // The retry promotes R1 again (promoted from the master's history: still a candidate).
+    await run(t.s, 8000, () => t.shard().master !== M && t.shard().pending === null);
+    expect(t.shard().master).toBe(R1);
+    expect(t.r2.role).toBe('slave');
+  });
+
+  it('a failover left pending by a job that already ended is aborted by the leader', async () => {
+    const t = setup();
+    await run(t.s, 300);
+    // As after a crash between the job's failure and its abort: the job failed, the shard pending.
+    const job = {
+      id: 'j1',
+      kind: 'shard.failover' as const,
+      params: { shard: SHARD, epoch: 1, from: M, to: R1, kind: 'auto', reason: 'test' },
+      state: 'failed' as const,
+      reason: 'lost',
+      step: 'started',
+      result: null,
+      createdAtMs: 0,
+      updatedAtMs: 0,
+      origin: 1,
+    };
+    await t.raft.propose(
+      encodeCommand({
+        t: 'shard.failover.begin',
+        name: SHARD,
+        expectEpoch: 0,
+        epoch: 1,
+        from: M,
+        to: R1,
+        kind: 'auto',
+        jobId: 'j1',
+        atMs: 0,
+        job,
+      }),
+    );
+    expect(t.shard().pending?.jobId).toBe('j1');
+    await run(t.s, 1500, () => t.shard().pending === null);
+    expect(t.shard().pending).toBeNull();
+    expect(t.shard().master).toBe(M);
+  });
+});
+
+describe('fencing tokens on job actions (issue 9 item 6)', () => {
+  it('a leader without a valid lease never changes a role; once it holds one again, the job goes on', async () => {
+    const t = setup();
+    await run(t.s, 300);
+    // The failover is decided (committed), and at that moment the leader loses its lease
+    // (stalled, cut off from the majority).
+    t.state.onChange((c) => {
+      if (c.type === 'shard' && c.event.type === 'failover-begin') t.raft.leaseValid = false;
+    });
+    const before = t.adapter.calls.length;
+    t.m.up = false;
+    await run(t.s, DOWN_AFTER_MS + 3000);
+    expect(t.shard().pending).not.toBeNull();
+    expect(t.adapter.calls.slice(before)).toEqual([]);
+    expect(t.r1.role).toBe('slave');
+    t.raft.leaseValid = true;
+    await run(t.s, 3000, () => t.shard().master === R1);
+    expect(t.shard().master).toBe(R1);
+  });
+});
+
+describe('probe reports (issue 9, also seen)', () => {
+  it('a report from a node that is not a voting member is refused and counted, never stored', async () => {
+    const t = setup({ voters: [1, 2, 3] });
+    const bad = t.engine.receiveReport({
+      from: 9,
+      report: { nodes: [report(M, true, 5000)], stalledRecently: false },
+    });
+    expect(bad.status).toBe(403);
+    expect(t.engine.reportOf(9)).toBeUndefined();
+    expect(t.engine.rejectedReports).toBe(1);
+    const ok = t.engine.receiveReport({
+      from: 2,
+      report: { nodes: [report(M, false, 0)], stalledRecently: false },
+    });
+    expect(ok.status).toBe(200);
+    expect(t.engine.reportOf(2)).toBeDefined();
+  });
+});
+
+describe('SENTINEL FAILOVER (issue 9, also seen)', () => {
+  it("is refused when only the leader's own probe of the master fails", async () => {
+    const t = setup({ voters: [1, 2, 3] });
+    await run(t.s, 300);
+    t.m.up = false;
+    // The other voters keep seeing the master up.
+    for (let i = 0; i < 30; i++) {
+      for (const from of [2, 3])
+        t.engine.receiveReport({ from, report: { nodes: [report(M, false, 0)], stalledRecently: false } });
+      await run(t.s, 50);
+    }
+    const err = await t.engine.requestSentinelFailover(SHARD).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FailoverRefused);
+    expect((err as FailoverRefused).code).toBe('master_not_down');
+    expect(t.jobs()).toEqual([]);
+  });
+});
+
+describe('a candidate whose daemon is live is preferred (issue 9 item 7)', () => {
+  it('the better-priority replica without a live daemon is passed over; alone, it is chosen and the reason says so', async () => {
+    const nodes = [node(M), node(R1, { priority: 10, owner: 3 }), node(R2, { owner: 2 })];
+    const t = setup({ voters: [1, 2, 3], reachable: [1, 2], nodes });
+    await run(t.s, 300);
+    t.m.up = false;
+    const feed = async (ms: number, until: () => boolean) => {
+      for (let i = 0; i < ms / 50 && !until(); i++) {
+        t.engine.receiveReport({
+          from: 2,
+          report: { nodes: [report(M, true, t.engine.prober.downForMs(M))], stalledRecently: false },
+        });
+        await run(t.s, 50);
+      }
+    };
+    await feed(5000, () => t.shard().master !== M);
+    expect(t.shard().master).toBe(R2);
+    expect(t.r1.role).toBe('slave');
+
+    // Again, with R2 gone: R1 is the only one left, chosen, and the job says it has no live daemon.
+    const u = setup({ voters: [1, 2, 3], reachable: [1, 2], nodes });
+    await run(u.s, 300);
+    u.m.up = false;
+    u.r2.up = false;
+    for (let i = 0; i < 100 && u.shard().master === M; i++) {
+      u.engine.receiveReport({
+        from: 2,
+        report: { nodes: [report(M, true, u.engine.prober.downForMs(M))], stalledRecently: false },
+      });
+      await run(u.s, 50);
+    }
+    expect(u.shard().master).toBe(R1);
+    expect(String(u.jobs()[0]!.params.reason)).toMatch(/r1:1 has no live daemon/);
+  });
+});
+
+describe('registration and the empty-restart guard (issue 9 item 8)', () => {
+  it('several nodes report role:master: the one with data is named, not the first to register', async () => {
+    const t = setup({ create: false });
+    for (const r of [t.r1, t.r2]) {
+      r.role = 'master';
+      r.upstream = null;
+    }
+    t.r1.keys = 0;
+    t.r1.replId = newId();
+    t.r2.keys = 40;
+    t.m.up = false;
+    expect((await t.engine.register({ shard: SHARD, addr: R1, owner: 1 })).status).toBe(200);
+    expect(t.shard().master).toBeNull();
+    expect((await t.engine.register({ shard: SHARD, addr: R2, owner: 1 })).status).toBe(200);
+    expect(t.shard().master).toBe(R2);
+  });
+
+  it('a brand-new shard of empty masters gets one once the others had time to register', async () => {
+    const t = setup({ create: false });
+    for (const r of [t.r1, t.r2]) {
+      r.role = 'master';
+      r.upstream = null;
+      r.keys = 0;
+    }
+    t.m.up = false;
+    await t.engine.register({ shard: SHARD, addr: R2, owner: 1 });
+    await t.engine.register({ shard: SHARD, addr: R1, owner: 1 });
+    expect(t.shard().master).toBeNull();
+    await run(t.s, 2000);
+    await t.engine.register({ shard: SHARD, addr: R2, owner: 1 });
+    expect(t.shard().master).toBe(R1);
+  });
+
+  it('the guard keeps demoting a master that came back empty until it is a replica', async () => {
+    const t = setup();
+    await run(t.s, 600);
+    t.m.runId = newId();
+    t.m.replId = newId();
+    t.m.keys = 0;
+    t.m.offset = 0;
+    t.m.failReconfigures = 2;
+    await run(t.s, 1500, () => t.m.role === 'slave');
+    expect(t.m.role).toBe('slave');
+    expect(t.adapter.calls.filter((c) => c.startsWith(`${M} REPLICAOF`)).length).toBe(3);
+  });
+
+  it('with no replica reachable, the empty master is still made a replica (of the best one last seen)', async () => {
+    const t = setup();
+    await run(t.s, 600);
+    t.r1.up = false;
+    t.r2.up = false;
+    t.m.runId = newId();
+    t.m.replId = newId();
+    t.m.keys = 0;
+    await run(t.s, 600, () => t.m.role === 'slave');
+    expect(t.m.role).toBe('slave');
+    expect([R1, R2]).toContain(t.m.upstream);
+  });
+});
