@@ -236,7 +236,7 @@ export async function waitReplicaSynced(
       if (!/master_link_status:up/.test(rs) || !rs.includes(`master_port:${master.port}`)) return false;
       const ro = Number(/slave_repl_offset:(\d+)/.exec(rs)?.[1] ?? -1);
       const mo = Number(/master_repl_offset:(\d+)/.exec(ms)?.[1] ?? -2);
-      return ro > 0 && ro >= mo;
+      return ro >= mo; // link up and caught up (offset 0 is a full sync before any write)
     },
     timeoutMs,
     { what: `${r.addr} to sync with ${master.addr}`, intervalMs: 50 },
