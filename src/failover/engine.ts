@@ -1021,7 +1021,39 @@ export class FailoverEngine {
       if (!r.ok) return { status: 409, body: { error: { message: r.error } } };
     }
     if (shard.master === null && shard.pending === null) await this.assignInitialMaster(shard.name);
+    else if (!existing && info) await this.replaceEmptyInitialMaster(shard.name, node, info);
     return { status: 200, body: { shard: shard.name } };
+  }
+
+  /**
+   * A node holding data registers (its daemon started late) as master of a shard whose only
+   * master so far is the empty one named at creation: without this, reconciliation would make the
+   * node with the data a replica of the empty one, and the data would be gone. Instead, fail over
+   * to it (a committed decision like any other; the empty master is re-pointed at it). Only while
+   * the shard never changed master and the committed master still holds no key.
+   */
+  private async replaceEmptyInitialMaster(name: string, node: ShardNode, info: RedisInfo): Promise<void> {
+    const shard = this.o.state.shards.get(name);
+    if (!shard?.master || shard.pending || shard.master === node.addr || this.hasActiveJob(name)) return;
+    if (info.role !== 'master' || info.loading || info.keys === 0) return;
+    if (!shard.history.every((h) => h.kind === 'initial')) return;
+    const masterNode = findNode(shard, shard.master);
+    const masterInfo = masterNode
+      ? await this.o.adapter.info(refOf(masterNode), REDIS_TIMEOUT_MS).catch(() => null)
+      : null;
+    if (masterInfo?.role !== 'master' || masterInfo.keys > 0 || masterInfo.loading) return;
+    this.log.warn(
+      { shard: name, empty_master: shard.master, node: node.addr, keys: info.keys },
+      'a node with data registered as master of a shard whose master is empty: failing over to it',
+    );
+    await this.beginFailover(
+      shard,
+      'forced',
+      node.addr,
+      `${node.addr} holds ${info.keys} keys and the initial master ${shard.master} none`,
+    ).catch((err: Error) =>
+      this.log.warn({ shard: name, err: err.message }, 'could not fail over to the node with data'),
+    );
   }
 
   /** How long a new shard with only empty masters waits for the other daemons to register. */

@@ -506,3 +506,25 @@ describe('registration and the empty-restart guard (issue 9 item 8)', () => {
     expect([R1, R2]).toContain(t.m.upstream);
   });
 });
+
+describe('a node with data registering after an empty master was named (issue 9 item 8)', () => {
+  it('becomes the master, and the empty one its replica', async () => {
+    const t = setup({ create: false });
+    t.m.keys = 0;
+    t.m.offset = 0;
+    t.r1.up = false;
+    t.r2.role = 'master';
+    t.r2.upstream = null;
+    t.r2.keys = 40;
+    t.r2.replId = newId();
+    await t.engine.register({ shard: SHARD, addr: M, owner: 1 });
+    await run(t.s, 2000);
+    await t.engine.register({ shard: SHARD, addr: M, owner: 1 });
+    expect(t.shard().master).toBe(M);
+    expect((await t.engine.register({ shard: SHARD, addr: R2, owner: 1 })).status).toBe(200);
+    await run(t.s, 2000, () => t.shard().master === R2 && t.m.role === 'slave');
+    expect(t.shard().master).toBe(R2);
+    expect(t.m.role).toBe('slave');
+    expect(t.r2.keys).toBe(40);
+  });
+});
