@@ -6,6 +6,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { JobKind, JobRecord } from '../cluster/jobs-model.js';
+import { parseSettingsInput, type ShardSettings } from '../cluster/settings.js';
 import { addressProblem } from '../config/address.js';
 import { shardName as shardNameCheck } from '../config/schema.js';
 import type { MemberRole } from '../raft/types.js';
@@ -44,13 +45,13 @@ export type ShardOp =
       name: string;
       master: string;
       nodes: { addr: string; role: 'replica' | 'observer'; priority: number }[];
-      settings: Record<string, number>;
+      settings: Partial<ShardSettings>;
     }
   | { op: 'remove'; name: string }
   | {
       op: 'set';
       name: string;
-      settings: Record<string, number>;
+      settings: Partial<ShardSettings>;
       auth?: { username?: string; password?: string };
     }
   | {
@@ -106,21 +107,17 @@ const shardName = z.string({ error: 'must be a shard name' }).superRefine((value
 });
 const nodeRole = z.enum(['replica', 'observer'], { error: 'must be replica or observer' });
 const priority = z.number({ error: 'must be an integer >= 0' }).int().min(0).max(2_147_483_647);
-const positive = z.number({ error: 'must be a positive integer' }).int().positive().max(2_147_483_647);
-const nonNegative = z.number({ error: 'must be an integer >= 0' }).int().min(0);
+/**
+ * Shard settings by name, in any spelling of the settings table (`down_after_ms`,
+ * `down-after-milliseconds`), each within its bounds; parsed to ShardSettings keys.
+ */
 const settingsBody = z
-  .strictObject({
-    down_after_ms: positive,
-    lease_ms: positive,
-    max_lag_bytes: nonNegative,
-    switchover_pause_ms: positive,
-    failover_timeout_ms: positive,
-    quorum: positive,
-    parallel_syncs: positive,
-    min_replicas_to_write: nonNegative,
-    min_replicas_max_lag: nonNegative,
-  })
-  .partial();
+  .record(z.string(), z.unknown(), { error: 'must be an object of setting name: integer' })
+  .transform((input, ctx) => {
+    const { settings, problems } = parseSettingsInput(input);
+    for (const p of problems) ctx.addIssue({ code: 'custom', message: p.message, path: [p.name], input });
+    return settings;
+  });
 const nodeBody = z.strictObject({
   addr: address,
   role: nodeRole.default('replica'),
@@ -262,7 +259,7 @@ export class AdminApi {
           await backend.changeShards({
             op: 'set',
             name: p.name!,
-            settings: b.settings as Record<string, number>,
+            settings: b.settings,
             ...(b.auth ? { auth: b.auth } : {}),
           }),
         );

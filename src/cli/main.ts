@@ -4,6 +4,13 @@
  * removed from its group.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import {
+  findSetting,
+  SHARD_SETTINGS,
+  settingNames,
+  settingValueProblem,
+  settingWhat,
+} from '../cluster/settings.js';
 import { addressProblem } from '../config/address.js';
 import { VERSION } from '../util/version.js';
 import { type AdminTarget, adminRequest, apiErrorMessage, CliError } from './admin-client.js';
@@ -55,19 +62,43 @@ function parseNodeSpec(spec: string): { addr: string; role: string; priority: nu
   };
 }
 
-/** key=value pairs (values are integers), keys with dashes or underscores. */
+/**
+ * key=value pairs naming shard settings in any spelling of the settings table (`down_after_ms=5000`,
+ * `down-after-milliseconds=5000`), checked against its bounds; sent by their snake_case names.
+ */
 function parseSettings(pairs: string[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const p of pairs) {
     const i = p.indexOf('=');
     if (i <= 0) throw new CliError(`setting "${p}": expected key=value`, 2);
-    const key = p.slice(0, i).replaceAll('-', '_');
-    const value = Number(p.slice(i + 1));
-    if (!Number.isInteger(value))
-      throw new CliError(`setting ${key}: expected an integer, got "${p.slice(i + 1)}"`, 2);
-    out[key] = value;
+    const given = p.slice(0, i);
+    const text = p.slice(i + 1);
+    const spec = findSetting(given);
+    if (!spec) throw new CliError(`unknown setting "${given}"; known: ${settingNames().join(', ')}`, 2);
+    if (spec.name in out) throw new CliError(`setting ${spec.name} is given twice`, 2);
+    const value = /^-?\d+$/.test(text) ? Number(text) : Number.NaN;
+    const problem = settingValueProblem(spec, value);
+    if (problem !== null)
+      throw new CliError(`setting ${given}: expected ${settingWhat(spec)}, got "${text}"`, 2);
+    out[spec.name] = value;
   }
   return out;
+}
+
+/** --help text listing every shard setting with its Sentinel name, unit and default. */
+function settingsHelp(): string {
+  const names = SHARD_SETTINGS.map((s) => (s.sentinel === s.name ? s.name : `${s.name}, ${s.sentinel}`));
+  const width = Math.max(...names.map((n) => n.length)) + 2;
+  const rows = SHARD_SETTINGS.map((s, i) => {
+    const unit = s.unit === 'count' ? '' : ` ${s.unit}`;
+    return `  ${names[i]!.padEnd(width)}${s.summary} (default ${s.default}${unit})`;
+  });
+  return [
+    '',
+    'Settings, by snake_case or Sentinel name ([failover] in the config file sets the defaults;',
+    'lease_ms + raft.election_timeout_ms must stay <= down_after_ms):',
+    ...rows,
+  ].join('\n');
 }
 
 interface ClientOpts {
@@ -196,7 +227,8 @@ export function buildProgram(): Command {
   )
     .requiredOption('--master <host:port>', 'its current master', addressArg)
     .option('--node <host:port[:role[:priority]]>', 'another node (repeatable)', collect, [])
-    .option('--set <key=value>', 'a setting, e.g. down_after_ms=1000 (repeatable)', collect, [])
+    .option('--set <key=value>', 'a setting, e.g. down_after_ms=5000 (repeatable)', collect, [])
+    .addHelpText('after', settingsHelp)
     .action(async (name: string, o: ClientOpts & { master: string; node: string[]; set: string[] }) => {
       const body = {
         name,
@@ -215,10 +247,12 @@ export function buildProgram(): Command {
   withClientOptions(
     shard.command('set <name> <key=value...>').description('change per-shard settings (like SENTINEL SET)'),
     true,
-  ).action(async (name: string, pairs: string[], o: ClientOpts) => {
-    const body = { settings: parseSettings(pairs) };
-    await runJob(target(o), 'PATCH', `/v1/shards/${encodeURIComponent(name)}`, body, jobOpts(o));
-  });
+  )
+    .addHelpText('after', settingsHelp)
+    .action(async (name: string, pairs: string[], o: ClientOpts) => {
+      const body = { settings: parseSettings(pairs) };
+      await runJob(target(o), 'PATCH', `/v1/shards/${encodeURIComponent(name)}`, body, jobOpts(o));
+    });
   withClientOptions(
     shard.command('node-add <name> <host:port>').description('add a Redis node to a shard'),
     true,

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { JOB_KINDS } from './jobs-model.js';
+import { type SettingKey, SHARD_SETTINGS } from './settings.js';
 
 const jobRecord = z.object({
   id: z.string().min(1).max(128),
@@ -27,16 +28,13 @@ const shardNode = z.object({
   username: z.string().optional(),
   password: z.string().optional(),
 });
-const settingsShape = {
-  downAfterMs: z.number().int().positive(),
-  leaseMs: z.number().int().positive(),
-  maxLagBytes: z.number().int().min(0),
-  switchoverPauseMs: z.number().int().positive(),
-  failoverTimeoutMs: z.number().int().positive(),
-  quorum: z.number().int().positive(),
-  parallelSyncs: z.number().int().positive(),
-  minReplicasToWrite: z.number().int().min(0),
-  minReplicasMaxLagSeconds: z.number().int().min(0),
+/**
+ * Settings as committed: integers at or above each setting's minimum (./settings.ts). No maximum
+ * and no cross-setting rule here: the edges (config, admin API, SENTINEL SET) check those, and a
+ * command committed under older bounds must still decode on every member.
+ */
+const settingsShape = Object.fromEntries(SHARD_SETTINGS.map((s) => [s.key, z.number().int().min(s.min)])) as {
+  [K in SettingKey]: z.ZodNumber;
 };
 const failoverKind = z.enum(['auto', 'forced', 'switchover', 'initial']);
 

@@ -7,24 +7,13 @@
  * failover is started only with the next epoch while none is pending.
  */
 import type { NodeId } from '../raft/types.js';
+import type { ShardSettings } from './settings.js';
 
 export type NodeRole = 'replica' | 'observer';
 export type FailoverKind = 'auto' | 'forced' | 'switchover' | 'initial';
 
-export interface ShardSettings {
-  downAfterMs: number;
-  leaseMs: number;
-  maxLagBytes: number;
-  switchoverPauseMs: number;
-  /** Sentinel's failover-timeout: also the pause before retrying a failed automatic failover. */
-  failoverTimeoutMs: number;
-  /** Sentinel-compatible values, reported to clients (raftinel decides by Raft majority). */
-  quorum: number;
-  parallelSyncs: number;
-  /** Managed on the master when > 0 (fencing); 0 leaves Redis's own setting alone. */
-  minReplicasToWrite: number;
-  minReplicasMaxLagSeconds: number;
-}
+/** A shard's settings: one table (./settings.ts) names, bounds and defaults every one of them. */
+export type { ShardSettings };
 
 export interface ShardNode {
   addr: string;

@@ -5,6 +5,14 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import {
+  type RuleInput,
+  type RuleNaming,
+  type SettingKey,
+  SHARD_SETTINGS,
+  type ShardSettings,
+  settingsRuleViolations,
+} from '../cluster/settings.js';
 import type { MemberRole } from '../raft/types.js';
 import {
   addressKey,
@@ -420,13 +428,11 @@ function resolveConfig(input: { cwd: string; flags: ConfigFlags; file?: FileInpu
   }
 
   // ---- [failover] and the timing rules
-  const downAfter = fromFile<number>(['failover', 'down_after_ms'], DEFAULTS.failover.downAfterMs);
-  const lease = fromFile<number>(['failover', 'lease_ms'], DEFAULTS.failover.leaseMs);
-  const maxLag = fromFile<number>(['failover', 'max_lag_bytes'], DEFAULTS.failover.maxLagBytes);
-  const switchoverPause = fromFile<number>(
-    ['failover', 'switchover_pause_ms'],
-    DEFAULTS.failover.switchoverPauseMs,
-  );
+  const settingFields = Object.fromEntries(
+    SHARD_SETTINGS.map((spec) => [spec.key, fromFile<number>(['failover', spec.name], spec.default)]),
+  ) as { [K in SettingKey]: Field<number> };
+  const downAfter = settingFields.downAfterMs;
+  const lease = settingFields.leaseMs;
   const parallelism = fromFile<number>(
     ['failover', 'failover_parallelism'],
     DEFAULTS.failover.failoverParallelism,
@@ -434,8 +440,6 @@ function resolveConfig(input: { cwd: string; flags: ConfigFlags; file?: FileInpu
 
   const hb = heartbeat.value;
   const et = election.value;
-  const ls = lease.value;
-  const da = downAfter.value;
   if (hb !== undefined && et !== undefined && et < MIN_HEARTBEATS_PER_ELECTION * hb) {
     report(
       blame(election, heartbeat),
@@ -444,20 +448,22 @@ function resolveConfig(input: { cwd: string; flags: ConfigFlags; file?: FileInpu
         'pause) would start a needless election',
     );
   }
-  if (et !== undefined && ls !== undefined && ls < et) {
-    report(
-      blame(lease, election),
-      `${show(lease)} must be at least ${show(election)}: during a Raft election no daemon hears from a ` +
-        'leader, so a shorter lease would fence every master whenever the leader changes',
-    );
-  }
-  if (et !== undefined && ls !== undefined && da !== undefined && ls + et > da) {
-    report(
-      blame(lease, downAfter, election),
-      `${show(lease)} + ${show(election)} = ${ls + et} must be at most ${show(downAfter)}: a master cut off ` +
-        'from the majority must be fenced before the majority can declare it down and promote another ' +
-        '(lower lease_ms or election_timeout_ms, or raise down_after_ms)',
-    );
+  // The rules across shard settings: the same function the leader applies to every change.
+  const ruleFields: Record<RuleInput, Field<number>> = {
+    leaseMs: lease,
+    downAfterMs: downAfter,
+    electionTimeoutMs: election,
+  };
+  const configNaming: RuleNaming = {
+    label: (input) => show(ruleFields[input]),
+    name: (input) => ruleFields[input].name.replace(/^.*\./, ''),
+  };
+  for (const v of settingsRuleViolations(
+    { leaseMs: lease.value, downAfterMs: downAfter.value },
+    et,
+    configNaming,
+  )) {
+    report(blame(...v.inputs.map((input) => ruleFields[input])), v.message);
   }
 
   // ---- [[redis]]
@@ -548,10 +554,9 @@ function resolveConfig(input: { cwd: string; flags: ConfigFlags; file?: FileInpu
     },
     admin: { listen: need(adminListen) },
     failover: {
-      downAfterMs: need(downAfter),
-      leaseMs: need(lease),
-      maxLagBytes: need(maxLag),
-      switchoverPauseMs: need(switchoverPause),
+      ...(Object.fromEntries(
+        SHARD_SETTINGS.map((spec) => [spec.key, need(settingFields[spec.key])]),
+      ) as ShardSettings),
       failoverParallelism: need(parallelism),
     },
     redis: redis.map((entry) => {

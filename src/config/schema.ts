@@ -4,6 +4,7 @@
  * The same leaf checks validate command-line flags.
  */
 import { z } from 'zod';
+import { type SettingName, type SettingSpec, SHARD_SETTINGS } from '../cluster/settings.js';
 import { addressProblem } from './address.js';
 import { type ConfigProblem, keyProblem } from './errors.js';
 import { alternatives, closestKeys, normalizeKey, quotedAlternatives } from './suggest.js';
@@ -158,11 +159,19 @@ export const adminShape = {
   metrics_listen: leaf<string>(address).optional(),
 };
 
+/** The check of a shard setting's value in [failover], from the settings table's bounds. */
+export function settingCheck(spec: SettingSpec): Check {
+  return integer(
+    spec.min,
+    spec.max,
+    spec.max === MAX_TIMER_MS ? ' (the longest timer Node.js supports)' : '',
+  );
+}
+
 export const failoverShape = {
-  down_after_ms: leaf<number>(milliseconds).optional(),
-  lease_ms: leaf<number>(milliseconds).optional(),
-  max_lag_bytes: leaf<number>(integer(0, Number.MAX_SAFE_INTEGER)).optional(),
-  switchover_pause_ms: leaf<number>(milliseconds).optional(),
+  ...(Object.fromEntries(
+    SHARD_SETTINGS.map((spec) => [spec.name, leaf<number>(settingCheck(spec)).optional()]),
+  ) as { [K in SettingName]: z.ZodOptional<ReturnType<typeof leaf<number>>> }),
   failover_parallelism: leaf<number>(integer(1, MAX_FAILOVER_PARALLELISM)).optional(),
 };
 

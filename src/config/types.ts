@@ -4,7 +4,10 @@
  * carry their unit in the name. Addresses are `host:port` strings (IPv6 hosts in brackets); split
  * them with `parseAddress` from ./address.js.
  */
+import { DEFAULT_SHARD_SETTINGS, MAX_TIMER_MS, type ShardSettings } from '../cluster/settings.js';
 import type { MemberRole } from '../raft/types.js';
+
+export { MAX_TIMER_MS };
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -53,16 +56,12 @@ export interface AdminConfig {
   metricsListen?: string;
 }
 
-/** Defaults for every shard (per shard they can be changed at run time). */
-export interface FailoverConfig {
-  /** A master is down when a majority of voters have seen it fail for this long. */
-  downAfterMs: number;
-  /** A master whose daemon has lost the group's majority for this long is fenced (stops writes). */
-  leaseMs: number;
-  /** A replica further behind the master than this is not promoted by an automatic failover. */
-  maxLagBytes: number;
-  /** Longest write pause of a switchover; if the target has not caught up by then, roll back. */
-  switchoverPauseMs: number;
+/**
+ * [failover]: defaults for every shard (per shard they can be changed at run time), one key per
+ * row of the settings table (src/cluster/settings.ts, where each is described), plus the leader's
+ * failover parallelism.
+ */
+export interface FailoverConfig extends ShardSettings {
   /** How many shards the leader fails over at the same time. */
   failoverParallelism: number;
 }
@@ -128,18 +127,10 @@ export const DEFAULTS = {
   },
   sentinel: { listen: '127.0.0.1:26379' },
   admin: { listen: '127.0.0.1:28379' },
-  failover: {
-    downAfterMs: 3000,
-    leaseMs: 2000,
-    maxLagBytes: 1_048_576,
-    switchoverPauseMs: 2000,
-    failoverParallelism: 4,
-  },
+  failover: { ...DEFAULT_SHARD_SETTINGS, failoverParallelism: 4 },
   redis: { shard: 'mymaster', addr: '127.0.0.1:6379', role: 'replica', priority: 100 },
 } as const;
 
-/** Node.js timers cannot wait longer than this (2^31 - 1 ms, about 24.8 days). */
-export const MAX_TIMER_MS = 2_147_483_647;
 /** Largest node id: fits every integer type a wire format might use for it. */
 export const MAX_NODE_ID = 2_147_483_647;
 export const MAX_SHARD_NAME_LENGTH = 128;

@@ -18,11 +18,18 @@ import { DaemonMetrics } from '../admin/metrics.js';
 import { JobRunner, proposeCommand } from '../cluster/jobs.js';
 import type { JobKind, JobRecord } from '../cluster/jobs-model.js';
 import { membershipExecutors } from '../cluster/membership-jobs.js';
-import { findNode, publicShard, type Shard, type ShardSettings } from '../cluster/shards.js';
+import {
+  changeSettings,
+  defaultSettings,
+  newShardSettings,
+  SettingsRuleError,
+  type ShardSettings,
+} from '../cluster/settings.js';
+import { findNode, publicShard, type Shard } from '../cluster/shards.js';
 import { ClusterState } from '../cluster/state.js';
 import { formatAddress, isWildcardHost, parseAddress } from '../config/address.js';
 import type { NodeConfig } from '../config/types.js';
-import { defaultSettings, FailoverEngine, FailoverRefused } from '../failover/engine.js';
+import { FailoverEngine, FailoverRefused } from '../failover/engine.js';
 import { Fencer } from '../failover/fence.js';
 import { IoRedisAdapter } from '../failover/ioredis-adapter.js';
 import type { RedisAdapter } from '../failover/redis.js';
@@ -740,22 +747,16 @@ export class Daemon implements AdminBackend {
   changeShards(op: ShardOp): Promise<JobRecord> {
     return this.leaderOnly(async () => {
       const shard = this.state.shards.get(op.name);
-      const settingsOf = (src: Record<string, number>): Partial<ShardSettings> => {
-        const map: Record<string, keyof ShardSettings> = {
-          down_after_ms: 'downAfterMs',
-          lease_ms: 'leaseMs',
-          max_lag_bytes: 'maxLagBytes',
-          switchover_pause_ms: 'switchoverPauseMs',
-          failover_timeout_ms: 'failoverTimeoutMs',
-          quorum: 'quorum',
-          parallel_syncs: 'parallelSyncs',
-          min_replicas_to_write: 'minReplicasToWrite',
-          min_replicas_max_lag: 'minReplicasMaxLagSeconds',
-        };
-        const out: Partial<ShardSettings> = {};
-        for (const [k, v] of Object.entries(src)) out[map[k]!] = v;
-        return out;
+      // The rules across settings, on the leader, before proposing (answered 400 by the API).
+      const checked = (f: () => ShardSettings): ShardSettings => {
+        try {
+          return f();
+        } catch (err) {
+          if (!(err instanceof SettingsRuleError)) throw err;
+          throw new AdminError(400, 'settings_rule', err.message, { rules: err.rules });
+        }
       };
+      const et = this.config.raft.electionTimeoutMs;
       let description = '';
       let result: { ok: boolean; error?: string } = { ok: true };
       const at = this.clock.wallMs();
@@ -779,7 +780,7 @@ export class Daemon implements AdminBackend {
             name: op.name,
             master: op.master,
             nodes: nodes.map((n) => ({ ...n, owner: null, accessible: true })),
-            settings: { ...defaultSettings(this.config.failover), ...settingsOf(op.settings) },
+            settings: checked(() => newShardSettings(defaultSettings(this.config.failover), op.settings, et)),
             atMs: at,
           });
           description = `shard ${op.name} added with master ${op.master}`;
@@ -793,10 +794,11 @@ export class Daemon implements AdminBackend {
         case 'set':
           if (!shard) throw new AdminError(404, 'unknown_shard', `no shard ${op.name}`);
           if (Object.keys(op.settings).length > 0) {
+            checked(() => changeSettings(shard.settings, op.settings, et));
             result = await proposeCommand(this.raft, {
               t: 'shard.settings',
               name: op.name,
-              settings: settingsOf(op.settings),
+              settings: op.settings,
             });
           }
           if (result.ok && op.auth) {
@@ -973,7 +975,7 @@ export class Daemon implements AdminBackend {
           : this.forwardCluster('sentinel.failover', { name }, 0),
       publish,
     });
-    const commands = new SentinelCommands(backend);
+    const commands = new SentinelCommands(backend, { electionTimeoutMs: c.raft.electionTimeoutMs });
     commands.register(this.sentinel);
     this.sentinel.register(
       infoCommandSpec(this.sentinel, {

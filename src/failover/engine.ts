@@ -14,7 +14,8 @@ import {
   proposeCommand,
 } from '../cluster/jobs.js';
 import type { JobKind, JobRecord } from '../cluster/jobs-model.js';
-import type { FailoverKind, Shard, ShardNode, ShardSettings } from '../cluster/shards.js';
+import { defaultSettings } from '../cluster/settings.js';
+import type { FailoverKind, Shard, ShardNode } from '../cluster/shards.js';
 import { findNode } from '../cluster/shards.js';
 import type { ClusterState } from '../cluster/state.js';
 import type { FailoverConfig, RedisConfig } from '../config/types.js';
@@ -62,21 +63,6 @@ export interface EngineOptions {
   onRound?: () => void;
   /** Leader: the members it currently hears from (sent back with each report, for followers' views). */
   reachableMembers?: () => NodeId[];
-}
-
-/** Per-shard defaults for a new shard, from the registering daemon's [failover] section. */
-export function defaultSettings(d: FailoverConfig): ShardSettings {
-  return {
-    downAfterMs: d.downAfterMs,
-    leaseMs: d.leaseMs,
-    maxLagBytes: d.maxLagBytes,
-    switchoverPauseMs: d.switchoverPauseMs,
-    failoverTimeoutMs: 180_000,
-    quorum: 2,
-    parallelSyncs: 1,
-    minReplicasToWrite: 0,
-    minReplicasMaxLagSeconds: 10,
-  };
 }
 
 export { refOf };

@@ -5,6 +5,7 @@
  *   <event> <type> <name> <ip> <port> [@ <master-name> <master-ip> <master-port>]  (the "%@" form)
  * and, from this daemon's own probes, ±sdown and +convert-to-slave.
  */
+import { findSetting } from '../cluster/settings.js';
 import type { FailoverRecord, PendingFailover, Shard, ShardEvent } from '../cluster/shards.js';
 import { parseAddress } from '../config/address.js';
 import type { SeenNode } from './sentinel-commands.js';
@@ -33,19 +34,6 @@ export function sentinelDetails(
   return `sentinel ${runId} ${hp(addr)} @ ${shardName} ${master ? hp(master) : '0.0.0.0 0'}`;
 }
 
-/** +set names a setting as SENTINEL SET does (raftinel's own settings by their SET names too). */
-const SET_OPTION_NAMES: Record<string, string> = {
-  downAfterMs: 'down-after-milliseconds',
-  failoverTimeoutMs: 'failover-timeout',
-  parallelSyncs: 'parallel-syncs',
-  quorum: 'quorum',
-  leaseMs: 'lease-ms',
-  maxLagBytes: 'max-lag-bytes',
-  switchoverPauseMs: 'switchover-pause-ms',
-  minReplicasToWrite: 'min-replicas-to-write',
-  minReplicasMaxLagSeconds: 'min-replicas-max-lag',
-};
-
 /** Events of a committed shard change, in the order Sentinel publishes them. */
 export function eventsOfShardChange(e: ShardEvent, majority: number): [string, string][] {
   switch (e.type) {
@@ -65,7 +53,8 @@ export function eventsOfShardChange(e: ShardEvent, majority: number): [string, s
     case 'settings':
       return Object.entries(e.changed).map(([k, v]) => [
         '+set',
-        `${masterDetails(e.shard.name, e.shard.master)} ${SET_OPTION_NAMES[k] ?? k} ${v}`,
+        // +set names a setting as SENTINEL SET does (raftinel's own settings by their SET names too).
+        `${masterDetails(e.shard.name, e.shard.master)} ${findSetting(k)?.sentinel ?? k} ${v}`,
       ]);
     case 'failover-begin':
       return failoverBeginEvents(e.shard, e.pending, majority);

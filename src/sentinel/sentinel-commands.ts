@@ -13,6 +13,17 @@
  *    moves to its next sentinel only when one of its queries fails, while a master record it
  *    rejects (s_down) makes it retry the same sentinel every second for as long as it is cut off.
  */
+import {
+  changeSettings,
+  findSentinelSetting,
+  ruleNaming,
+  type SettingKey,
+  SettingsRuleError,
+  type ShardSettings,
+  settingSpec,
+  settingsByName,
+  settingValueProblem,
+} from '../cluster/settings.js';
 import type { Shard, ShardNode } from '../cluster/shards.js';
 import { parseAddress } from '../config/address.js';
 import type { CommandSpec } from './command-table.js';
@@ -50,6 +61,11 @@ export interface PeerSentinel {
 
 export type SetResult = { ok: true } | { ok: false; error: string };
 
+export interface SentinelCommandsOptions {
+  /** This daemon's raft.election_timeout_ms, for SENTINEL SET's check of the timing rule. */
+  electionTimeoutMs?: number;
+}
+
 /** What the Sentinel commands need from the daemon. */
 export interface SentinelBackend {
   myId(): string;
@@ -85,20 +101,6 @@ export interface SentinelBackend {
   reset(pattern: string): number;
   timers(): [string, number][];
 }
-
-/** SENTINEL SET options and the shard setting each changes. */
-const SET_OPTIONS: Record<string, { key: string; min: number }> = {
-  'down-after-milliseconds': { key: 'down_after_ms', min: 1 },
-  'failover-timeout': { key: 'failover_timeout_ms', min: 1 },
-  'parallel-syncs': { key: 'parallel_syncs', min: 1 },
-  quorum: { key: 'quorum', min: 1 },
-  // raftinel's own settings, also settable the Sentinel way.
-  'lease-ms': { key: 'lease_ms', min: 1 },
-  'max-lag-bytes': { key: 'max_lag_bytes', min: 0 },
-  'switchover-pause-ms': { key: 'switchover_pause_ms', min: 1 },
-  'min-replicas-to-write': { key: 'min_replicas_to_write', min: 0 },
-  'min-replicas-max-lag': { key: 'min_replicas_max_lag', min: 0 },
-};
 
 const CONFIG_DEFAULTS: [string, string][] = [
   ['resolve-hostnames', 'no'],
@@ -181,7 +183,26 @@ export class SentinelCommands {
   private config = new Map<string, string>(CONFIG_DEFAULTS);
   private simulateFailureFlags = 0;
 
-  constructor(private readonly b: SentinelBackend) {}
+  constructor(
+    private readonly b: SentinelBackend,
+    private readonly opts: SentinelCommandsOptions = {},
+  ) {}
+
+  /**
+   * SENTINEL SET's check of the rules across settings (the timing rule) against this daemon's
+   * view of the shard, so that the refusal names Sentinel's option names. The leader checks the
+   * same rules again before proposing (its view is the committed one).
+   */
+  private checkRules(s: Shard, change: Partial<ShardSettings>): void {
+    const et = this.opts.electionTimeoutMs;
+    if (et === undefined) return;
+    try {
+      changeSettings(s.settings, change, et, ruleNaming('sentinel'));
+    } catch (err) {
+      if (!(err instanceof SettingsRuleError)) throw err;
+      throw ReplyError.err(`SENTINEL SET ${s.name} refused: ${err.message}`);
+    }
+  }
 
   private shard(name: string): Shard {
     const s = this.b.shards().find((x) => x.name === name);
@@ -219,7 +240,7 @@ export class SentinelCommands {
     if (flags.includes('s_down'))
       f.push(['s-down-time', Math.max(0, Math.round((seen?.downForMs ?? 0) - downAfterMs))]);
     if (flags.includes('o_down')) f.push(['o-down-time', Math.max(0, Math.round(extra.oDownMs ?? 0))]);
-    f.push(['down-after-milliseconds', downAfterMs]);
+    f.push([settingSpec('downAfterMs').sentinel, downAfterMs]);
     return f;
   }
 
@@ -255,9 +276,9 @@ export class SentinelCommands {
       ['config-epoch', s.epoch],
       ['num-slaves', this.visibleReplicas(s).length],
       ['num-other-sentinels', this.b.peers().length],
-      ['quorum', s.settings.quorum],
-      ['failover-timeout', s.settings.failoverTimeoutMs],
-      ['parallel-syncs', s.settings.parallelSyncs],
+      [settingSpec('quorum').sentinel, s.settings.quorum],
+      [settingSpec('failoverTimeoutMs').sentinel, s.settings.failoverTimeoutMs],
+      [settingSpec('parallelSyncs').sentinel, s.settings.parallelSyncs],
     );
     return record(f);
   }
@@ -312,7 +333,7 @@ export class SentinelCommands {
       ];
       if (down) f.push(['s-down-time', Math.round(p.msSinceContact - s.settings.downAfterMs)]);
       f.push(
-        ['down-after-milliseconds', s.settings.downAfterMs],
+        [settingSpec('downAfterMs').sentinel, s.settings.downAfterMs],
         ['last-hello-message', Math.round(p.msSinceContact)],
         ['voted-leader', '?'],
         ['voted-leader-epoch', 0],
@@ -439,9 +460,9 @@ export class SentinelCommands {
         }),
         sub('set', -5, async (ctx) => {
           const name = ctx.args[2]!;
-          this.shard(name);
+          const shard = this.shard(name);
           const pairs = ctx.args.slice(3);
-          const settings: Record<string, number> = {};
+          const settings: Partial<ShardSettings> = {};
           const auth: { username?: string; password?: string } = {};
           let authChanged = false;
           for (let i = 0; i < pairs.length; i += 2) {
@@ -464,16 +485,18 @@ export class SentinelCommands {
               authChanged = true;
               continue;
             }
-            const o = SET_OPTIONS[opt];
-            if (!o)
+            // The settings table's Sentinel names (raftinel's own settings too: lease-ms, ...).
+            const spec = findSentinelSetting(opt);
+            if (!spec)
               throw ReplyError.err(`Unknown option or number of arguments for SENTINEL SET '${pairs[i]}'`);
             const n = Number(value);
-            if (!/^-?\d+$/.test(value) || n < o.min || !Number.isSafeInteger(n)) {
+            if (!/^-?\d+$/.test(value) || settingValueProblem(spec, n) !== null) {
               throw ReplyError.err(`Invalid argument '${value}' for SENTINEL SET '${pairs[i]}'`);
             }
-            settings[o.key] = n;
+            settings[spec.key as SettingKey] = n;
           }
-          const r = await b.set(name, settings, authChanged ? auth : null);
+          this.checkRules(shard, settings);
+          const r = await b.set(name, settingsByName(settings), authChanged ? auth : null);
           if (!r.ok) throw ReplyError.err(r.error);
           return R.ok;
         }),

@@ -1,17 +1,9 @@
-import type { ShardSettings } from '../../src/cluster/shards.js';
+import { DEFAULT_SHARD_SETTINGS, type ShardSettings } from '../../src/cluster/settings.js';
 
-/** Per-shard settings for unit tests: Sentinel's defaults where they exist, with `overrides`. */
+/**
+ * Per-shard settings for unit tests: the settings table's defaults (Sentinel's where they exist)
+ * with a short down_after_ms and lease_ms, and `overrides`.
+ */
 export function shardSettings(overrides: Partial<ShardSettings> = {}): ShardSettings {
-  return {
-    downAfterMs: 1000,
-    leaseMs: 1000,
-    maxLagBytes: 1 << 20,
-    switchoverPauseMs: 2000,
-    failoverTimeoutMs: 180000,
-    quorum: 2,
-    parallelSyncs: 1,
-    minReplicasToWrite: 0,
-    minReplicasMaxLagSeconds: 10,
-    ...overrides,
-  };
+  return { ...DEFAULT_SHARD_SETTINGS, downAfterMs: 1000, leaseMs: 1000, ...overrides };
 }
