@@ -198,22 +198,20 @@ export class FailoverEngine {
     if (typeof b?.from !== 'number' || !b.report || !Array.isArray(b.report.nodes)) {
       return { status: 400, body: { error: { message: 'probe.report needs from and report.nodes' } } };
     }
-    // Only a voting member's view counts towards a verdict: a report from anyone else (a removed
-    // member, a learner, a stray or spoofed sender) is refused and counted, never stored.
-    if (b.from === this.o.nodeId || !votersOf(this.o.raft.status().membership).includes(b.from)) {
+    // Only a voting member's view counts towards a verdict. A report from a non-member (removed,
+    // stray or spoofed) is refused and counted; a learner's is answered (it needs the leader's
+    // view of the members) but not stored.
+    const membership = this.o.raft.status().membership;
+    if (b.from === this.o.nodeId || !membership.members.some((m) => m.id === b.from)) {
       this.rejectedReports++;
-      this.warnOnce(
-        `report-from:${b.from}`,
-        { from: b.from },
-        'refused a probe report: not from a voting member',
-      );
+      this.warnOnce(`report-from:${b.from}`, { from: b.from }, 'refused a probe report: not from a member');
       return {
         status: 403,
-        body: {
-          error: { code: 'not_a_voter', message: `node ${b.from} is not a voting member of the group` },
-        },
+        body: { error: { code: 'not_a_member', message: `node ${b.from} is not a member of the group` } },
       };
     }
+    if (!votersOf(membership).includes(b.from))
+      return { status: 200, body: { reachable: this.o.reachableMembers?.() ?? [], ignored: 'not a voter' } };
     const nodes = new Map<string, NodeReport>();
     for (const n of b.report.nodes.slice(0, 10_000)) {
       if (typeof n?.addr === 'string' && typeof n.failing === 'boolean' && typeof n.downForMs === 'number')

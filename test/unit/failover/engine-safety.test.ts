@@ -141,6 +141,7 @@ class FakeRaft {
   term = 1;
   leaseValid = true;
   voters: NodeId[] = [1];
+  learners: NodeId[] = [];
   index = 0;
   /** Refuse the next proposals for which this returns true (a storage error, say). */
   failProposal: ((cmd: { t: string; kind?: string }) => boolean) | null = null;
@@ -156,7 +157,13 @@ class FakeRaft {
       leaderReady: true,
       transferee: 0,
       memberRole: 'voter',
-      membership: { members: this.voters.map((id) => ({ id, role: 'voter', addr: `n${id}` })), removed: [] },
+      membership: {
+        members: [
+          ...this.voters.map((id) => ({ id, role: 'voter', addr: `n${id}` })),
+          ...this.learners.map((id) => ({ id, role: 'learner', addr: `n${id}` })),
+        ],
+        removed: [],
+      },
       progress: [],
     };
   }
@@ -384,6 +391,14 @@ describe('probe reports (issue 9, also seen)', () => {
     expect(bad.status).toBe(403);
     expect(t.engine.reportOf(9)).toBeUndefined();
     expect(t.engine.rejectedReports).toBe(1);
+    // A learner (a member, not a voter) is answered but its view is not stored.
+    t.raft.learners = [4];
+    const learner = t.engine.receiveReport({
+      from: 4,
+      report: { nodes: [report(M, true, 5000)], stalledRecently: false },
+    });
+    expect(learner.status).toBe(200);
+    expect(t.engine.reportOf(4)).toBeUndefined();
     const ok = t.engine.receiveReport({
       from: 2,
       report: { nodes: [report(M, false, 0)], stalledRecently: false },
