@@ -28,13 +28,14 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import election from './election.js';
 import { cpuMeter, environment, round } from './env.js';
 import failover from './failover.js';
+import fence from './fence.js';
 import partition from './partition.js';
 import raft from './raft.js';
 import sentinel from './sentinel.js';
 import type { Benchmark, BenchRow, Figure } from './types.js';
 
 /** The registry: every benchmark, in the order a bare `npm run bench` runs them. */
-export const BENCHMARKS: readonly Benchmark[] = [raft, partition, election, failover, sentinel];
+export const BENCHMARKS: readonly Benchmark[] = [raft, partition, fence, election, failover, sentinel];
 
 /** Where the runner writes. `out` is stdout (results), `err` stderr (progress, errors). */
 export interface RunnerIO {
