@@ -9,6 +9,7 @@
  * leadership transfer (TimeoutNow); ReadIndex; a leader lease query.
  */
 import type { Random } from '../util/random.js';
+import { assert } from './assert.js';
 import { RaftLog } from './log.js';
 import {
   applyConfigChange,
@@ -42,6 +43,7 @@ import {
   type SnapshotMeta,
   type SnapshotResponse,
   type SoftState,
+  type TimeoutNow,
   type VoteRequest,
 } from './types.js';
 
@@ -73,7 +75,11 @@ export interface LeaseStatus {
   role: RaftRole;
   term: number;
   leader: NodeId;
-  /** Leader: a majority acknowledged it within the lease. Follower: it heard from its leader within an election timeout. */
+  /**
+   * Leader: a majority acknowledged it within the lease, and no TimeoutNow it sent can still
+   * elect its target. Follower: within the lease its leader reported, counted from a moment of
+   * this member's clock that precedes the report, so it never outlasts the leader's.
+   */
   valid: boolean;
   /** Ticks until `valid` lapses without further contact; 0 when not valid. */
   remainingTicks: number;
@@ -183,8 +189,33 @@ export class RaftCore {
   private seqTicksBase = 1;
   private transferee: NodeId = NO_NODE;
   private timeoutNowSent = false;
-  /** A TimeoutNow went out in this term: its target may win an election at any time from now on. */
-  private timeoutNowIssued = false;
+  /**
+   * TimeoutNows sent in this term that may still elect their target, by target: the probe seq
+   * each was sent at. Voters ignore their leases for a transfer campaign, so while one is here
+   * this leader holds no lease. The target ignores a TimeoutNow once it has received a later seq
+   * from us, so an entry goes once the target acknowledged a later seq (see lease()).
+   */
+  private liveTimeoutNows = new Map<NodeId, number>();
+  /** Candidate: this campaign was started by a TimeoutNow. */
+  private transferCampaign = false;
+  /**
+   * Leader: no lease before this tick. A leader elected by a transfer campaign was voted in by
+   * members that ignored their leases, while the members that did not vote may still hold a
+   * follower lease from the previous leader: those end no later than the previous leader's own
+   * lease, which was at most an election timeout (less the margin) when it sent the TimeoutNow,
+   * before this election. So wait one election timeout from the election.
+   */
+  private leaseNotBeforeTick = 0;
+  /** Leader: per follower, the latest (tick, incarnation) it sent us, echoed for its lease. */
+  private followerClocks = new Map<NodeId, { tick: number; incarnation: number }>();
+
+  // Follower bookkeeping.
+  /** Random, never 0: tells this run of the member from earlier ones (ticks restart at 0). */
+  private readonly incarnation: number;
+  /** The tick at which our follower lease ends (see noteLeaderLease). */
+  private followerLeaseEnd = 0;
+  /** The highest probe seq received from this term's leader (TimeoutNow ordering). */
+  private leaderSeqSeen = 0;
   private pendingReads: PendingRead[] = [];
   private readsAwaitingCommit: { ctx: string; from: NodeId }[] = [];
   private readBroadcastPending = false;
@@ -225,6 +256,7 @@ export class RaftCore {
     this.leaseMargin = config.leaseMarginTicks ?? DEFAULTS.leaseMarginTicks;
     this.startupVoteGuard = config.startupVoteGuard ?? true;
     this.random = random;
+    this.incarnation = 1 + random.int(0x7ffffffe);
 
     const snap = recovered.snapshot;
     this.snapshot = snap;
@@ -268,7 +300,9 @@ export class RaftCore {
       } else if (m.type === 'prevote_resp' && m.granted) {
         // A grant for the term we would campaign in; our term stays.
       } else {
-        const fromLeader = m.type === 'append' || m.type === 'snapshot' || m.type === 'timeout_now';
+        // A TimeoutNow from a term we never saw does not make its sender our leader: we only
+        // honour one from the leader we follow (see honoursTimeoutNow).
+        const fromLeader = m.type === 'append' || m.type === 'snapshot';
         this.becomeFollower(m.term, fromLeader ? m.from : NO_NODE);
       }
     } else if (m.term < this.term) {
@@ -312,7 +346,7 @@ export class RaftCore {
         if (this.role === 'leader') this.handleSnapshotResponse(m);
         return;
       case 'timeout_now':
-        if (this.role === 'follower' && this.promotable()) this.campaign(true);
+        if (this.role === 'follower' && this.promotable() && this.honoursTimeoutNow(m)) this.campaign(true);
         return;
       case 'read_index':
         if (this.role === 'leader') this.handleReadRequest(m.ctx, m.from);
@@ -552,22 +586,65 @@ export class RaftCore {
 
   lease(): LeaseStatus {
     const base = { role: this.role, term: this.term, leader: this.leader };
-    if (this.role === 'leader') {
-      // Once a TimeoutNow is out, even for a transfer since called off, its target may be elected
-      // (voters ignore their leases for it) without our hearing of it: no lease for this term.
-      if (this.timeoutNowIssued) return { ...base, valid: false, remainingTicks: 0 };
-      const acks = votersOf(this.membership).map((id) =>
-        id === this.id ? this.tickCount : (this.progress.get(id)?.ackTick ?? Number.NEGATIVE_INFINITY),
-      );
-      const quorumTick = quorumValue(acks, Number.NEGATIVE_INFINITY);
-      const remaining = quorumTick + this.electionTicks - this.leaseMargin - this.tickCount;
-      return { ...base, valid: remaining > 0, remainingTicks: Math.max(0, remaining) };
-    }
-    if (this.role === 'follower' && this.leader !== NO_NODE) {
-      const remaining = this.electionTicks - this.electionElapsed;
-      return { ...base, valid: remaining > 0, remainingTicks: Math.max(0, remaining) };
-    }
-    return { ...base, valid: false, remainingTicks: 0 };
+    const remaining =
+      this.role === 'leader'
+        ? this.leaderLeaseTicks()
+        : this.role === 'follower' && this.leader !== NO_NODE
+          ? Math.max(0, this.followerLeaseEnd - this.tickCount)
+          : 0;
+    assert(remaining <= this.electionTicks, `lease of ${remaining} ticks exceeds an election timeout`);
+    return { ...base, valid: remaining > 0, remainingTicks: remaining };
+  }
+
+  /**
+   * The leader's lease in ticks (0: none). A majority acknowledged a heartbeat sent at quorumTick,
+   * so none of them grants a (non-transfer) vote before quorumTick + an election timeout.
+   *
+   * A TimeoutNow is the exception: voters ignore their leases for the campaign it starts, so
+   * while one that went out may still be acted on, its target can be elected at any moment
+   * without our hearing of it, and there is no lease, even once the transfer was called off.
+   * When can it no longer be acted on? etcd-io/raft never gives the lease back within the term
+   * (its lease-based reads simply assume no transfer); we can, because the target ignores a
+   * TimeoutNow that is overtaken: it campaigns only on one whose seq is at least the highest
+   * probe seq it has received from us in this term, and only in the run (incarnation) it was
+   * addressed to. Once the target acknowledges, in this term, a seq sent after the TimeoutNow,
+   * it had received that later seq while still a follower of this term (it would otherwise
+   * answer in a later term, and we would step down), so the TimeoutNow, whenever it arrives, is
+   * ignored; a restart of the target voids it too. Message order does not matter for this, so it
+   * holds under reordering, duplication and restarts, and from then on the ordinary lease
+   * (majority acknowledgement, above) is sound again.
+   */
+  private leaderLeaseTicks(): number {
+    if (this.role !== 'leader' || this.liveTimeoutNows.size > 0) return 0;
+    if (this.tickCount < this.leaseNotBeforeTick) return 0;
+    const acks = votersOf(this.membership).map((id) =>
+      id === this.id ? this.tickCount : (this.progress.get(id)?.ackTick ?? Number.NEGATIVE_INFINITY),
+    );
+    const quorumTick = quorumValue(acks, Number.NEGATIVE_INFINITY);
+    return Math.max(0, quorumTick + this.electionTicks - this.leaseMargin - this.tickCount);
+  }
+
+  /**
+   * Follower: a leader's append carries the lease it held when sending it, and echoes a tick of
+   * ours it had received before sending. That tick precedes the send, so ending our lease that
+   * many ticks after it ends it no later than the leader's own (less our clock-rate margin):
+   * we never vouch for a leader that has lost its majority, however long the message took.
+   */
+  private noteLeaderLease(m: AppendRequest): void {
+    const leaseTicks = Math.min(m.leaseTicks ?? 0, this.electionTicks);
+    if (leaseTicks <= 0 || m.leaseEchoIncarnation !== this.incarnation) return;
+    const echo = m.leaseEchoTick ?? 0;
+    if (echo > this.tickCount) return; // not a tick of this run: ignore
+    this.followerLeaseEnd = Math.max(this.followerLeaseEnd, echo + leaseTicks - this.leaseMargin);
+  }
+
+  /** Whether to act on a TimeoutNow (see leaderLeaseTicks for why each condition). */
+  private honoursTimeoutNow(m: TimeoutNow): boolean {
+    if (m.from !== this.leader) return false;
+    const inc = m.incarnation ?? 0;
+    if (inc !== 0 && inc !== this.incarnation) return false;
+    const seq = m.seq ?? 0;
+    return seq === 0 || seq >= this.leaderSeqSeen;
   }
 
   /** Entries the log holds in [lo, hi] (for tests and the simulation's checks). */
@@ -588,8 +665,10 @@ export class RaftCore {
     if (term !== this.term) {
       this.term = term;
       this.vote = NO_NODE;
+      this.leaderSeqSeen = 0;
       this.failForwardedReads();
     }
+    if (leader !== this.leader || this.role !== 'follower') this.followerLeaseEnd = 0;
     this.role = 'follower';
     this.leader = leader;
     this.votes.clear();
@@ -598,6 +677,7 @@ export class RaftCore {
   }
 
   private becomePreCandidate(): void {
+    this.followerLeaseEnd = 0;
     this.role = 'precandidate';
     this.leader = NO_NODE;
     this.votes = new Map([[this.id, true]]);
@@ -610,6 +690,9 @@ export class RaftCore {
     const wasLeader = this.role === 'leader';
     this.term += 1;
     this.vote = this.id;
+    this.transferCampaign = transfer;
+    this.leaderSeqSeen = 0;
+    this.followerLeaseEnd = 0;
     this.failForwardedReads();
     this.role = 'candidate';
     this.leader = NO_NODE;
@@ -632,7 +715,10 @@ export class RaftCore {
     this.seqTicksBase = 1;
     this.transferee = NO_NODE;
     this.timeoutNowSent = false;
-    this.timeoutNowIssued = false;
+    this.liveTimeoutNows.clear();
+    this.followerClocks.clear();
+    this.followerLeaseEnd = 0;
+    this.leaseNotBeforeTick = this.transferCampaign ? this.tickCount + this.electionTicks : 0;
     this.commitSent.clear();
     this.progress.clear();
     for (const m of this.membership.members) {
@@ -645,6 +731,8 @@ export class RaftCore {
   }
 
   private leaveLeadership(): void {
+    this.liveTimeoutNows.clear();
+    this.followerClocks.clear();
     this.progress.clear();
     this.commitSent.clear();
     this.transferee = NO_NODE;
@@ -811,6 +899,8 @@ export class RaftCore {
   private handleAppend(m: AppendRequest): void {
     this.electionElapsed = 0;
     this.leader = m.from;
+    this.leaderSeqSeen = Math.max(this.leaderSeqSeen, m.seq);
+    this.noteLeaderLease(m);
     if (m.prevIndex < this.log.committed) {
       // Everything up to our commit index matches the leader's log already.
       this.send(this.appendAccept(m.from, this.log.committed, m.seq));
@@ -847,6 +937,7 @@ export class RaftCore {
   private handleSnapshot(m: SnapshotChunk): void {
     this.electionElapsed = 0;
     this.leader = m.from;
+    this.leaderSeqSeen = Math.max(this.leaderSeqSeen, m.seq);
     const meta = m.meta;
     if (meta.index <= this.log.committed) {
       this.incoming = null;
@@ -916,6 +1007,8 @@ export class RaftCore {
       hintIndex: 0,
       hintTerm: 0,
       seq,
+      tick: this.tickCount,
+      incarnation: this.incarnation,
     };
   }
 
@@ -937,6 +1030,8 @@ export class RaftCore {
       hintIndex,
       hintTerm,
       seq,
+      tick: this.tickCount,
+      incarnation: this.incarnation,
     };
   }
 
@@ -1060,6 +1155,7 @@ export class RaftCore {
     entries: Entry[],
     commit: number,
   ): void {
+    const clock = this.followerClocks.get(to);
     this.send({
       type: 'append',
       from: this.id,
@@ -1070,6 +1166,9 @@ export class RaftCore {
       entries,
       commit,
       seq: this.seq,
+      leaseTicks: clock ? this.leaderLeaseTicks() : 0,
+      leaseEchoTick: clock?.tick ?? 0,
+      leaseEchoIncarnation: clock?.incarnation ?? 0,
     });
   }
 
@@ -1089,17 +1188,26 @@ export class RaftCore {
     return this.seqTicks[seq - this.seqTicksBase] ?? Number.NEGATIVE_INFINITY;
   }
 
-  private recordAck(pr: Progress, seq: number): void {
+  private recordAck(id: NodeId, pr: Progress, seq: number): void {
     if (seq > pr.ackSeq && seq <= this.seq) {
       pr.ackSeq = seq;
       pr.ackTick = this.seqTick(seq);
     }
+    const tnSeq = this.liveTimeoutNows.get(id);
+    if (tnSeq !== undefined && pr.ackSeq > tnSeq) this.liveTimeoutNows.delete(id);
   }
 
   private handleAppendResponse(m: AppendResponse): void {
     const pr = this.progress.get(m.from);
     if (!pr) return;
-    this.recordAck(pr, m.seq);
+    this.recordAck(m.from, pr, m.seq);
+    if (m.incarnation) {
+      const prev = this.followerClocks.get(m.from);
+      const tick = m.tick ?? 0;
+      if (!prev || prev.incarnation !== m.incarnation || tick > prev.tick) {
+        this.followerClocks.set(m.from, { tick, incarnation: m.incarnation });
+      }
+    }
     this.resolveReads();
     if (!m.success) {
       let hint = m.hintIndex;
@@ -1128,7 +1236,7 @@ export class RaftCore {
   private handleSnapshotResponse(m: SnapshotResponse): void {
     const pr = this.progress.get(m.from);
     if (!pr) return;
-    this.recordAck(pr, m.seq);
+    this.recordAck(m.from, pr, m.seq);
     this.resolveReads();
     if (pr.state !== 'snapshot' || m.snapshotIndex !== pr.snapshotIndex) {
       if (m.done && pr.maybeUpdate(m.matchIndex) && this.maybeCommit()) this.afterCommit();
@@ -1157,9 +1265,13 @@ export class RaftCore {
 
   private sendTimeoutNow(to: NodeId): void {
     if (this.timeoutNowSent) return;
+    // seq 0 would read as an older sender's TimeoutNow, which the target always honours.
+    if (this.seq === 0) this.bcastHeartbeat();
+    assert(this.seq >= 1, 'a TimeoutNow needs a probe seq of at least 1');
     this.timeoutNowSent = true;
-    this.timeoutNowIssued = true;
-    this.send({ type: 'timeout_now', from: this.id, to, term: this.term });
+    this.liveTimeoutNows.set(to, this.seq);
+    const incarnation = this.followerClocks.get(to)?.incarnation ?? 0;
+    this.send({ type: 'timeout_now', from: this.id, to, term: this.term, seq: this.seq, incarnation });
   }
 
   private maybeCommit(): boolean {

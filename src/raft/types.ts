@@ -100,6 +100,17 @@ export interface AppendRequest extends MessageBase {
   commit: number;
   /** Leader's probe sequence; echoed in the response. Used by ReadIndex and the leader lease. */
   seq: number;
+  /**
+   * The leader's own lease, in ticks remaining when this was sent (0 or absent: none). The
+   * follower's lease ends no later than the leader's: it counts these ticks from `leaseEchoTick`,
+   * a moment of its own clock known to precede this message (it sent the answer carrying that
+   * tick, and the leader had it before sending this).
+   */
+  leaseTicks?: number;
+  /** The latest `tick` the leader received from this follower, echoed back (0 or absent: none). */
+  leaseEchoTick?: number;
+  /** The `incarnation` that came with `leaseEchoTick`: a restarted follower's ticks start over. */
+  leaseEchoIncarnation?: number;
 }
 
 export interface AppendResponse extends MessageBase {
@@ -114,6 +125,10 @@ export interface AppendResponse extends MessageBase {
   hintIndex: number;
   hintTerm: number;
   seq: number;
+  /** The sender's tick count when it sent this (its clock, for the follower lease). */
+  tick?: number;
+  /** A random number drawn by the sender at start-up, never 0: tells its runs apart. */
+  incarnation?: number;
 }
 
 export interface SnapshotChunk extends MessageBase {
@@ -142,6 +157,15 @@ export interface SnapshotResponse extends MessageBase {
 
 export interface TimeoutNow extends MessageBase {
   type: 'timeout_now';
+  /**
+   * The leader's probe sequence when it sent this (at least 1; 0 or absent: an older sender). The
+   * target ignores it once it has received a later sequence from the leader: a TimeoutNow that
+   * was overtaken can no longer start an election, so a leader whose transfer was called off
+   * gets its lease back once the target acknowledged a later sequence.
+   */
+  seq?: number;
+  /** The target's incarnation as the leader knew it (0 or absent: unknown); another run ignores it. */
+  incarnation?: number;
 }
 
 /** A follower asking the leader to confirm a read index on its behalf. */

@@ -393,8 +393,29 @@ export class SimCluster {
     return m;
   }
 
+  /**
+   * Lease safety, at every step of virtual time (every member's clock runs at the same rate
+   * here): all valid leases, a leader's or a follower's, belong to one term. A follower's lease
+   * must end before a leader of a later term can act, like its old leader's own lease.
+   */
+  private checkLeases(): void {
+    let holder: { id: NodeId; term: number; role: string } | null = null;
+    for (const m of this.members.values()) {
+      if (!m.up) continue;
+      const l = m.raft!.lease();
+      if (!l.valid) continue;
+      if (holder && holder.term !== l.term) {
+        throw new SimViolation(
+          `lease safety: member ${holder.id} (${holder.role}, term ${holder.term}) and member ${m.id} (${l.role}, term ${l.term}) both hold a valid lease`,
+        );
+      }
+      if (!holder || l.role === 'leader') holder = { id: m.id, term: l.term, role: l.role };
+    }
+  }
+
   /** After every step: per-member monotonicity and index ordering. */
   private checkStep(): void {
+    this.checkLeases();
     for (const m of this.members.values()) {
       if (!m.up) continue;
       const s = m.raft!.status();

@@ -213,6 +213,14 @@ export async function runSeed(seed: number, opts: SeedOptions = {}): Promise<See
     if (!(await runUntil(c, () => c.checkConverged() === null, 10_000))) {
       throw new SimViolation(`liveness: group did not converge: ${c.checkConverged()}`);
     }
+    // With faults stopped, the leader holds a lease (its masters are not fenced, its Sentinel
+    // port answers) within a few election timeouts.
+    const leased = () => c.stableLeader()?.raft?.lease().valid === true;
+    if (!(await runUntil(c, leased, 3 * c.opts.electionTimeoutMs))) {
+      throw new SimViolation(
+        `liveness: the stable leader ${c.stableLeader()?.id} holds no lease ${3 * c.opts.electionTimeoutMs} ms after converging`,
+      );
+    }
   } catch (err) {
     failure = err instanceof SimViolation ? err.message : `unexpected error: ${(err as Error).stack ?? err}`;
     if (opts.trace) {

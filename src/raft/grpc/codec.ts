@@ -68,9 +68,12 @@ export const DEFAULT_CODEC_LIMITS: Readonly<CodecLimits> = Object.freeze({
 
 /**
  * id: a node id (positive safe integer). u64: a non-negative safe integer (index, term, offset,
- * seq). index: a safe integer >= -1 (read_index_resp.index, -1 = failed).
+ * seq). index: a safe integer >= -1 (read_index_resp.index, -1 = failed). u64?: an optional
+ * non-negative safe integer, added to a message after its first version: 0 on the wire means
+ * absent (what an older peer sends and what proto3 decodes a missing field as), so it is encoded
+ * from undefined as 0 and decoded from 0 as absent.
  */
-type Kind = 'id' | 'u64' | 'index' | 'bool' | 'string' | 'bytes' | 'entries' | 'meta';
+type Kind = 'id' | 'u64' | 'u64?' | 'index' | 'bool' | 'string' | 'bytes' | 'entries' | 'meta';
 
 type VariantOf<T extends MessageType> = Extract<Message, { type: T }>;
 type FieldSpec<T extends MessageType> = readonly [
@@ -107,6 +110,9 @@ const VARIANTS: Schema = {
     ['entries', 'entries', 'entries'],
     ['commit', 'commit', 'u64'],
     ['seq', 'seq', 'u64'],
+    ['leaseTicks', 'lease_ticks', 'u64?'],
+    ['leaseEchoTick', 'lease_echo_tick', 'u64?'],
+    ['leaseEchoIncarnation', 'lease_echo_incarnation', 'u64?'],
   ],
   append_resp: [
     ...HEADER,
@@ -116,6 +122,8 @@ const VARIANTS: Schema = {
     ['hintIndex', 'hint_index', 'u64'],
     ['hintTerm', 'hint_term', 'u64'],
     ['seq', 'seq', 'u64'],
+    ['tick', 'tick', 'u64?'],
+    ['incarnation', 'incarnation', 'u64?'],
   ],
   snapshot: [
     ...HEADER,
@@ -134,7 +142,7 @@ const VARIANTS: Schema = {
     ['matchIndex', 'match_index', 'u64'],
     ['seq', 'seq', 'u64'],
   ],
-  timeout_now: HEADER,
+  timeout_now: [...HEADER, ['seq', 'seq', 'u64?'], ['incarnation', 'incarnation', 'u64?']],
   read_index: [...HEADER, ['ctx', 'ctx', 'string']],
   read_index_resp: [...HEADER, ['ctx', 'ctx', 'string'], ['index', 'index', 'index']],
 };
@@ -189,7 +197,8 @@ export function decodeMessage(input: unknown, limits: CodecLimits = DEFAULT_CODE
   const body = record(root[type], type);
   const out: Record<string, unknown> = { type };
   for (const [ts, pb, kind] of VARIANTS[type] as readonly FieldSpec<MessageType>[]) {
-    out[ts] = convert(body[pb], `${type}.${pb}`, kind, limits, 'decode');
+    const v = convert(body[pb], `${type}.${pb}`, kind, limits, 'decode');
+    if (v !== undefined) out[ts] = v;
   }
   checkSnapshotBounds(type, out.offset, out.data, out.totalBytes);
   return out as unknown as Message;
@@ -206,6 +215,9 @@ function convert(value: unknown, path: string, kind: Kind, limits: CodecLimits, 
       return nodeId(value, path);
     case 'u64':
       return uint(value, path);
+    case 'u64?':
+      if (dir === 'encode') return value === undefined ? 0 : uint(value, path);
+      return value === undefined || value === 0 ? undefined : uint(value, path);
     case 'index':
       if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < -1) {
         throw new CodecError(path, `expected a safe integer >= -1, got ${describe(value)}`);

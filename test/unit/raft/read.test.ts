@@ -218,22 +218,28 @@ describe('lease', () => {
     }
   });
 
-  it('a follower’s view goes stale after an election timeout without the leader', () => {
-    const net = new RaftNet({ members: [1, 2, 3] });
+  it('a follower’s lease never outlasts its leader’s: it ends when the leader loses its majority, though the follower still hears it', () => {
+    const net = new RaftNet({ members: [1, 2, 3, 4, 5] });
     net.elect(1);
-    net.tickAndStabilize(2);
-    expect(net.core(2).lease()).toMatchObject({
-      role: 'follower',
-      leader: 1,
-      valid: true,
-      remainingTicks: E,
-    });
-    net.isolate(1);
-    for (let t = 1; t <= E; t++) {
-      net.tick(1, [2]);
-      net.drop();
-      expect(net.core(2).lease()).toMatchObject({ valid: t < E, remainingTicks: E - t });
+    net.tickAndStabilize(3);
+    const f0 = net.core(2).lease();
+    expect(f0).toMatchObject({ role: 'follower', leader: 1, valid: true });
+    expect(f0.remainingTicks).toBeLessThanOrEqual(net.core(1).lease().remainingTicks);
+    net.partition([1, 2], [3, 4, 5]);
+    let followerLapsedAt = -1;
+    for (let t = 1; t <= 3 * E; t++) {
+      net.tickAndStabilize(1);
+      const l = net.core(1).lease();
+      const f = net.core(2).lease();
+      if (f.valid) {
+        expect([t, l.valid]).toEqual([t, true]);
+        expect(f.remainingTicks).toBeLessThanOrEqual(l.remainingTicks);
+      } else if (followerLapsedAt < 0) followerLapsedAt = t;
+      // Never a valid lease in two terms at once.
+      if (net.leaders().some((id) => id !== 1)) expect([t, f.valid]).toEqual([t, false]);
     }
+    expect(followerLapsedAt).toBeGreaterThan(0);
+    expect(followerLapsedAt).toBeLessThanOrEqual(E);
     // Without a known leader there is no lease at all.
     const fresh = new RaftNet({ members: [1, 2, 3] });
     expect(fresh.core(2).lease()).toEqual({
@@ -243,6 +249,28 @@ describe('lease', () => {
       valid: false,
       remainingTicks: 0,
     });
+  });
+
+  it('a follower’s lease counts from a tick of its own that precedes the leader’s message, so a delayed heartbeat does not stretch it', () => {
+    const net = new RaftNet({ members: [1, 2, 3] });
+    net.elect(1);
+    net.tickAndStabilize(3);
+    // A heartbeat to 2 is held back in the network for most of an election timeout.
+    net.tick(1, [1]);
+    const late = net.queue.find(between(1, 2, 'append'))!;
+    net.drop((m) => m === late);
+    net.stabilize();
+    const leaseAtSend = net.core(1).lease().remainingTicks;
+    net.isolate(1);
+    net.tick(E - 3, [2]);
+    net.drop();
+    net.stepNode(late);
+    net.drop();
+    // The leader's lease is nearly gone by now; 2's cannot be longer.
+    const l = net.core(1).lease();
+    expect(l.remainingTicks).toBeLessThanOrEqual(leaseAtSend);
+    const f = net.core(2).lease();
+    expect(f.remainingTicks).toBeLessThanOrEqual(Math.max(0, leaseAtSend - (E - 3)));
   });
 
   it('a leader with no acknowledgement yet has no lease; the lease counts from when the acknowledged heartbeat was sent', () => {

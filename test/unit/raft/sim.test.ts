@@ -101,7 +101,7 @@ describe('MIT 2C/2D on the simulation', () => {
   });
 
   it('UnreliableChurn: clients propose concurrently while peers crash, restart and disconnect; every acknowledged value ends up in every final log', async () => {
-    const c = cluster({ seed: 802, voters: 5, snapshotEveryEntries: 50, snapshotTrailingEntries: 5 });
+    const c = cluster({ seed: 803, voters: 5, snapshotEveryEntries: 50, snapshotTrailingEntries: 5 });
     const r = seededRandom(8020);
     const ids = [...c.members.keys()];
     let chaos = true;

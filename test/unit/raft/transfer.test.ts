@@ -36,7 +36,9 @@ describe('LeaderTransfer', () => {
     net.resetStats();
     transfer(net, 1, 2);
     // Up to date already: TimeoutNow goes out at once.
-    expect(net.queue.filter(isType('timeout_now'))).toEqual([{ type: 'timeout_now', from: 1, to: 2, term }]);
+    expect(net.queue.filter(isType('timeout_now'))).toMatchObject([
+      { type: 'timeout_now', from: 1, to: 2, term },
+    ]);
     net.stabilize();
     expect(net.status(2)).toMatchObject({ role: 'leader', term: term + 1 });
     expect(net.status(1)).toMatchObject({ role: 'follower', leader: 2, transferee: 0 });
@@ -205,8 +207,8 @@ describe('LeaderTransfer', () => {
     expect(net.core(1).lease()).toMatchObject({ role: 'leader', valid: false, remainingTicks: 0 });
   });
 
-  it('the lease stays invalid after a transfer is called off once its TimeoutNow went out: a late TimeoutNow still elects the target', () => {
-    for (const callOff of ['abort', 'back-to-self', 'timeout'] as const) {
+  it('the lease stays invalid after a transfer is called off while its TimeoutNow can still elect the target', () => {
+    for (const callOff of ['abort', 'back-to-self'] as const) {
       const net = new RaftNet({ members: [1, 2, 3, 4, 5] });
       net.elect(1);
       net.tickAndStabilize(2);
@@ -216,10 +218,10 @@ describe('LeaderTransfer', () => {
       net.drop((m) => m === tn); // delayed in the network
       if (callOff === 'abort') net.with(1, (c) => c.abortTransfer());
       if (callOff === 'back-to-self') transfer(net, 1, 1);
-      if (callOff === 'timeout') net.tickAndStabilize(E);
       expect([callOff, net.status(1).transferee]).toEqual([callOff, 0]);
       expect([callOff, net.core(1).lease().valid]).toEqual([callOff, false]);
-      // The late TimeoutNow arrives; the voters' leases do not stop a transfer campaign.
+      // The late TimeoutNow arrives before 2 heard anything newer from 1; the voters' leases do
+      // not stop a transfer campaign.
       net.cut(2, 1);
       net.stepNode(tn);
       net.stabilize();
@@ -228,6 +230,71 @@ describe('LeaderTransfer', () => {
       expect(net.status(1).role).toBe('leader');
       expect([callOff, net.core(1).lease().valid]).toEqual([callOff, false]);
     }
+  });
+
+  it('a called-off transfer gives the lease back once the target acknowledged a later heartbeat; the late TimeoutNow is then ignored', () => {
+    for (const callOff of ['abort', 'back-to-self', 'timeout'] as const) {
+      const net = new RaftNet({ members: [1, 2, 3, 4, 5] });
+      net.elect(1);
+      net.tickAndStabilize(2);
+      const term = net.status(1).term;
+      transfer(net, 1, 2);
+      const tn = net.queue.find(between(1, 2, 'timeout_now'))!;
+      net.drop((m) => m === tn);
+      if (callOff === 'abort') net.with(1, (c) => c.abortTransfer());
+      if (callOff === 'back-to-self') transfer(net, 1, 1);
+      if (callOff === 'timeout') net.tickAndStabilize(E);
+      expect(net.status(1).transferee).toBe(0);
+      // Heartbeats after the TimeoutNow reach the target and a majority, and are answered.
+      net.tickUntil(() => net.core(1).lease().valid, 3 * E);
+      expect([callOff, net.core(1).lease().valid]).toEqual([callOff, true]);
+      // Now the stale TimeoutNow arrives: overtaken, it starts no election.
+      net.stepNode(tn);
+      net.stabilize();
+      expect([callOff, net.status(2)]).toMatchObject([callOff, { role: 'follower', term, leader: 1 }]);
+      expect(net.status(1)).toMatchObject({ role: 'leader', term });
+      expect(net.core(1).lease().valid).toBe(true);
+    }
+  });
+
+  it('a TimeoutNow addressed to an earlier run of the target is ignored after it restarts', () => {
+    const net = new RaftNet({ members: [1, 2, 3, 4, 5] });
+    net.elect(1);
+    net.tickAndStabilize(2);
+    const term = net.status(1).term;
+    transfer(net, 1, 2);
+    const tn = net.queue.find(between(1, 2, 'timeout_now'))!;
+    net.drop((m) => m === tn);
+    net.restart(2);
+    // The restarted target hears from its leader again (the stale TimeoutNow carries a seq no
+    // lower than what it has seen in this run), yet the TimeoutNow was for its previous run.
+    net.tickUntil(() => net.status(2).leader === 1, 3 * E);
+    net.drop();
+    net.stepNode(tn);
+    net.stabilize();
+    expect(net.status(2)).toMatchObject({ role: 'follower', term, leader: 1 });
+  });
+
+  it('a leader elected by a transfer holds no lease for an election timeout, while members that did not vote may hold one from the old leader', () => {
+    const net = new RaftNet({ members: [1, 2, 3, 4, 5] });
+    net.elect(1);
+    net.tickAndStabilize(3);
+    expect(net.core(5).lease()).toMatchObject({ role: 'follower', leader: 1, valid: true });
+    // 5 hears neither 2's campaign nor 2 as leader for a while.
+    net.cutBoth(2, 5);
+    transfer(net, 1, 2);
+    net.stabilize();
+    expect(net.status(2).role).toBe('leader');
+    let overlap = 0;
+    for (let t = 0; t < E; t++) {
+      const a = net.core(2).lease();
+      const b = net.core(5).lease();
+      if (a.valid && b.valid && b.term < a.term) overlap++;
+      net.tickAndStabilize(1);
+    }
+    expect(overlap).toBe(0);
+    net.tickAndStabilize(2);
+    expect(net.core(2).lease().valid).toBe(true);
   });
 
   it('a TimeoutNow from an old term is ignored', () => {
