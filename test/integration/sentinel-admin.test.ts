@@ -158,3 +158,51 @@ describe('SENTINEL MONITOR / SET / REMOVE through the log, from any daemon', () 
     }
   }, 120_000);
 });
+
+describe('the timing rule on every path that changes settings (issue 9 item 4)', () => {
+  // The cluster runs TIMING: election_timeout_ms 500, lease_ms 1000, down_after_ms 2000.
+  const rule =
+    /lease[-_]ms \(1000\) \+ raft\.election_timeout_ms \(500\) = 1500 must be at most down[-_]after[-_](ms|milliseconds) \(1200\)/;
+
+  it('SENTINEL SET and PATCH /v1/shards refuse a down_after_ms below lease_ms + election_timeout_ms, on any daemon', async () => {
+    const leader = (await sc.c.status(1)).leader!;
+    const follower = IDS.find((id) => id !== leader)!;
+    for (const id of [follower, leader]) {
+      const reply = await cli(id, 'SENTINEL', 'SET', SHARD, 'down-after-milliseconds', '1200');
+      expect(reply).toMatch(/^ERR SENTINEL SET mymaster refused: /);
+      expect(reply).toMatch(rule);
+    }
+    // The admin API, on a follower: forwarded, and refused by the leader before it proposes.
+    for (const settings of [{ down_after_ms: 1200 }, { 'down-after-milliseconds': 1200 }]) {
+      const r = await sc.c
+        .node(follower)
+        .http('PATCH', `/v1/shards/${SHARD}`, { body: { settings }, timeoutMs: 5000 });
+      expect(r.status, r.text).toBe(400);
+      const e = (r.json as { error: { code: string; message: string; rules: string[] } }).error;
+      expect(e.code).toBe('settings_rule');
+      expect(e.rules).toEqual(['fenced-before-promotion']);
+      expect(e.message).toMatch(rule);
+    }
+    // A lease that the election timeout would outlast is refused too.
+    expect(await cli(follower, 'SENTINEL', 'SET', SHARD, 'lease-ms', '400')).toMatch(
+      /^ERR SENTINEL SET mymaster refused: lease-ms \(400\) must be at least raft\.election_timeout_ms \(500\)/,
+    );
+    // Nothing changed anywhere.
+    for (const id of IDS) {
+      const s = (await shardsOf(id)).find((x) => x.name === SHARD)!;
+      expect(s.settings.downAfterMs).toBe(2000);
+    }
+    // A change that keeps the rule, by its Sentinel name through the admin API, goes through.
+    const ok = await sc.c
+      .node(follower)
+      .http('PATCH', `/v1/shards/${SHARD}`, { body: { settings: { 'down-after-milliseconds': 2500 } } });
+    expect(ok.status, ok.text).toBe(202);
+    await onEveryDaemon('down_after_ms 2500', (s) =>
+      s.some((x) => x.name === SHARD && x.settings.downAfterMs === 2500),
+    );
+    expect(await cli(leader, 'SENTINEL', 'SET', SHARD, 'down-after-milliseconds', '2000')).toBe('OK');
+    await onEveryDaemon('down_after_ms 2000', (s) =>
+      s.some((x) => x.name === SHARD && x.settings.downAfterMs === 2000),
+    );
+  }, 60_000);
+});
