@@ -35,7 +35,16 @@ afterEach(async (ctx) => {
 describe('a master that dies before its first write', () => {
   it('is failed over within down_after_ms + 300 ms (its replicas are synced at offset 0)', async () => {
     const fc = await startFailoverCluster({
-      shards: [{ name: SHARD, nodes: [{ owner: 1 }, { owner: 2 }, { owner: 3 }], seedKeys: 0 }],
+      shards: [
+        {
+          name: SHARD,
+          nodes: [{ owner: 1 }, { owner: 2 }, { owner: 3 }],
+          seedKeys: 0,
+          // The master's replication PING (every 10 s by default) would move the offsets past 0
+          // on a slow start; this test is about a master that dies before anything moved them.
+          redisExtra: ['repl-ping-replica-period 50', 'repl-timeout 120'],
+        },
+      ],
     });
     const [m, r1, r2] = [fc.r(SHARD, 0), fc.r(SHARD, 1), fc.r(SHARD, 2)];
     // As Redis 7.0 reports it: synced, with the master's replication id, at offset 0.

@@ -98,6 +98,8 @@ export interface ShardSpec {
   nodes: NodeSpec[];
   /** Keys written to the master before the daemons start (default 100). */
   seedKeys?: number;
+  /** Extra redis.conf lines for every server of the shard. */
+  redisExtra?: string[];
 }
 
 export interface FailoverSetup {
@@ -338,8 +340,11 @@ export async function startFailoverCluster(setup: FailoverSetup): Promise<Failov
   fc.ids = ids;
   await Promise.all(
     setup.shards.map(async (s) => {
-      const master = await startRedis({});
-      const replicas = await Promise.all(s.nodes.slice(1).map(() => startRedis({ replicaOf: master.addr })));
+      const extra = s.redisExtra ?? [];
+      const master = await startRedis({ extra });
+      const replicas = await Promise.all(
+        s.nodes.slice(1).map(() => startRedis({ replicaOf: master.addr, extra })),
+      );
       fc.redis.set(s.name, [master, ...replicas]);
       // Seeded once the replicas are attached, so that replication offsets move past 0 (a replica
       // at offset 0 has not provably synced, and is not a candidate).
