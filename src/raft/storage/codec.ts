@@ -260,6 +260,31 @@ function allZero(buf: Uint8Array, from: number): boolean {
 }
 
 /**
+ * The first offset at or after `from` where a whole valid frame starts (header and payload
+ * checksums match and the payload decodes), or -1. Only used on a damaged tail, at recovery.
+ * Entry data inside a torn write would have to embed a frame with both checksums right to be
+ * taken for one; then recovery refuses to start, the safe side.
+ */
+function findCompleteFrame(buf: Buffer, from: number): number {
+  for (let y = from; y + FRAME_HEADER_BYTES < buf.length; y++) {
+    const payloadBytes = buf.readUInt32LE(y);
+    const end = y + FRAME_HEADER_BYTES + payloadBytes;
+    if (payloadBytes === 0 || end > buf.length) continue;
+    if (crc32(buf.subarray(y, y + 8)) !== buf.readUInt32LE(y + 8)) continue;
+    const payload = buf.subarray(y + FRAME_HEADER_BYTES, end);
+    if (crc32(payload) !== buf.readUInt32LE(y + 4)) continue;
+    try {
+      decodePayload(payload);
+    } catch (err) {
+      if (!(err instanceof CodecError)) throw err;
+      continue;
+    }
+    return y;
+  }
+  return -1;
+}
+
+/**
  * Decode consecutive frames from the start of `bytes` (a whole segment file). Stops at the first
  * frame that is not whole and valid, and classifies why. Entry data are views into `bytes`.
  */
@@ -282,6 +307,17 @@ export function scanFrames(bytes: Uint8Array): ScanResult {
       if (allZero(buf, offset)) return stop('torn', 'zero-filled tail');
       if (remaining - FRAME_HEADER_BYTES < FRAME_HEADER_BYTES) {
         return stop('torn', 'header checksum mismatch in the last bytes');
+      }
+      if (allZero(buf.subarray(offset, offset + FRAME_HEADER_BYTES), 0)) {
+        // A zeroed header with non-zero bytes after it: the page holding the header of the last
+        // write never reached the disk while later pages of the same write did (a power loss;
+        // the file was extended, unwritten pages read as zeros). Each frame is one write, synced
+        // before the next is written, so whatever follows a frame that was never synced belongs
+        // to that same write. A complete valid frame after it would be a later, synced write:
+        // then the damaged frame had been synced too (acknowledged) and this is corruption.
+        const later = findCompleteFrame(buf, offset + FRAME_HEADER_BYTES);
+        if (later < 0) return stop('torn', 'zeroed frame header followed by a partial write');
+        return stop('corrupt', `zeroed frame header, yet a valid frame follows at offset ${later}`);
       }
       return stop('corrupt', 'header checksum mismatch');
     }

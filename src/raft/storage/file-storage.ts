@@ -5,7 +5,8 @@
  * Each persist is one frame, written with one write call and made durable with one fdatasync
  * before `done`. Recovery replays every segment; a damaged frame at the very end of the newest
  * segment is a torn write (the batch was never acknowledged) and is cut off, anything else damaged
- * stops the member.
+ * stops the member. That includes a last frame whose header page was lost (zeros) while later pages
+ * of the same write landed, as long as no whole valid frame follows it (scanFrames in codec.ts).
  */
 import { type FileHandle, mkdir, open, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';

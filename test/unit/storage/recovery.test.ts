@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeSnapshotFile } from '../../../src/raft/storage/codec.js';
+import { encodeSnapshotFile, FRAME_HEADER_BYTES, scanFrames } from '../../../src/raft/storage/codec.js';
 import { snapshotFileName as snapshotName } from '../../../src/raft/storage/data-dir.js';
 import { FileStorage, type FileStorageOptions } from '../../../src/raft/storage/file-storage.js';
 import { type PersistBatch, type RecoveredState, StorageError } from '../../../src/raft/storage/types.js';
@@ -199,6 +199,53 @@ describe('torn writes', () => {
         'refusing to start (data may have been acknowledged)',
     );
     expect(err.offset).toBe(whole.length);
+  });
+});
+
+describe('torn last write whose header page never reached the disk', () => {
+  async function twoFramesAndLast(dir: string) {
+    const segment = join(dir, SEGMENT);
+    const { storage } = await FileStorage.open(dir, { nodeId: 1 });
+    await persist(storage, { hardState: { term: 1, vote: 1, commit: 0 }, entries: range(1, 2, 1) });
+    await persist(storage, { hardState: { term: 1, vote: 1, commit: 2 }, entries: range(3, 4, 1) });
+    const lastAt = (await stat(segment)).size;
+    await persist(storage, { hardState: { term: 2, vote: 2, commit: 3 }, entries: range(5, 40, 2) });
+    await storage.close();
+    return { segment, whole: await readFile(segment), lastAt };
+  }
+
+  it('a zeroed header (its page lost) followed by the rest of the same write is a torn tail: truncated', async () => {
+    const dir = await tempDir();
+    const { segment, whole, lastAt } = await twoFramesAndLast(dir);
+    expect(whole.length - lastAt).toBeGreaterThan(200);
+    // The first page of the last write lost (zeros), later pages present; also with garbage.
+    for (const lost of [FRAME_HEADER_BYTES, 64, 128]) {
+      for (const fill of ['zeros-then-data', 'garbage-after'] as const) {
+        const torn = Buffer.from(whole);
+        torn.fill(0, lastAt, lastAt + lost);
+        if (fill === 'garbage-after') torn.fill(0x5a, lastAt + lost + 40, lastAt + lost + 80);
+        await writeFile(segment, torn);
+        const state = await reopen(dir);
+        expect(state.entries, `${lost} ${fill}`).toEqual([...range(1, 2, 1), ...range(3, 4, 1)]);
+        expect((await stat(segment)).size).toBe(lastAt);
+      }
+    }
+  });
+
+  it('a zeroed header in the middle, with a whole valid frame after it, is still refused', async () => {
+    const dir = await tempDir();
+    const { segment, whole, lastAt } = await twoFramesAndLast(dir);
+    const secondAt = scanFrames(whole).frames[1]!.offset;
+    expect(secondAt).toBeLessThan(lastAt);
+    const damaged = Buffer.from(whole);
+    damaged.fill(0, secondAt, secondAt + FRAME_HEADER_BYTES);
+    await writeFile(segment, damaged);
+    const err = await openError(dir);
+    expect(err.message).toMatch(
+      new RegExp(
+        `^log corrupted in the middle: ${segment} at offset ${secondAt}: zeroed frame header, yet a valid frame follows at offset ${lastAt}`,
+      ),
+    );
   });
 });
 
