@@ -10,14 +10,23 @@
  * three Sentinel ports), each with a plain SET loop and a SET + WAIT 1 loop, every key unique.
  * Host 1 is isolated from hosts 2 and 3 (iptables DROP) for the partition time, then healed; once
  * the old master replicates the new one, every acknowledged key is looked up on the final master.
+ * In the "killed at the cut" cases the monitor beside the old master (its daemon, or its
+ * redis-sentinel) is SIGKILLed at the moment of the cut and started again only after the old
+ * master rejoined as a replica. The observer (this process, never partitioned) also tries one SET
+ * on the old master every 50 ms, to time when it stopped acknowledging writes.
  *
- * Systems, side by side in one run:
- * - `redis-sentinel`: three redis-sentinel processes (quorum 2), down-after-milliseconds as
- *   raftinel's down_after_ms, failover-timeout 10 s; no min-replicas-to-write.
- * - `redis-sentinel` with `min-replicas-to-write 1` and `min-replicas-max-lag 10` on every Redis
- *   (the Sentinel documentation's advice against this very loss).
- * - `raftinel`: one daemon per host with the product defaults (heartbeat 100 ms, election timeout
- *   1000 ms, lease 2000 ms, down_after 3000 ms).
+ * Cases, side by side in one run (BENCH_PARTITION=id,id,... runs a subset):
+ * - `sentinel`, `sentinel-killed`: three redis-sentinel processes (quorum 2),
+ *   down-after-milliseconds as raftinel's down_after_ms, failover-timeout 10 s; no
+ *   min-replicas-to-write.
+ * - `sentinel-min10`, `sentinel-min10-killed`: the same with `min-replicas-to-write 1` and
+ *   `min-replicas-max-lag 10` on every Redis (the Sentinel documentation's advice against this very
+ *   loss).
+ * - `sentinel-min1-killed`: `min-replicas-to-write 1`, `min-replicas-max-lag 1`: the setting
+ *   raftinel's write guard uses, without the group that lowers it (bench/fence.ts measures that).
+ * - `raftinel`, `raftinel-killed`: one daemon per host with the product defaults (heartbeat
+ *   100 ms, election timeout 1000 ms, lease 2000 ms, down_after 3000 ms, write guard
+ *   min_replicas_to_write / min_replicas_max_lag as the settings table has them).
  */
 
 import { type Ack, ClientProc, E2ECluster, SHARD, waitSynced } from '../test/e2e/cluster.js';
@@ -32,17 +41,13 @@ import {
   waitFor,
 } from '../test/e2e/hosts.js';
 import { netnsSupport, TestNet } from '../test/e2e/netns.js';
-import { respOnce } from '../test/e2e/observe.js';
+import { respOnce, WriteSampler } from '../test/e2e/observe.js';
 import setupBuild from '../test/support/build.js';
+import { applyShardSettings, minReplicasOf, PRODUCT_TIMING, selectedCases } from './fence.js';
 import type { Benchmark, BenchOptions, BenchRow } from './types.js';
 
-/** raftinel's defaults (PRODUCT.md); down_after is the one setting every system shares. */
-const DEFAULTS: DaemonTiming = {
-  heartbeatMs: 100,
-  electionTimeoutMs: 1000,
-  leaseMs: 2000,
-  downAfterMs: 3000,
-};
+/** raftinel's defaults; down_after is the one setting every system shares. */
+const DEFAULTS: DaemonTiming = PRODUCT_TIMING;
 const PARTITION_MS = 20_000;
 /** Still longer than min-replicas-max-lag (10 s), so that its effect shows. */
 const QUICK_PARTITION_MS = 13_000;
@@ -57,6 +62,12 @@ interface Deployment {
   /** The shard converged after healing: returns the final master. */
   converged(timeoutMs: number): Promise<string>;
   client(host: number, writers: { prefix: string; wait?: boolean }[]): Promise<ClientProc>;
+  /** SIGKILL the monitor (daemon or redis-sentinel) on `host`. */
+  killMonitor(host: number): void;
+  /** Start the monitor on `host` again (after killMonitor). */
+  restartMonitor(host: number): Promise<void>;
+  /** Wait until the old master runs with its write guard (raftinel; a no-op for Sentinel). */
+  guarded(timeoutMs: number): Promise<void>;
   destroy(): Promise<void>;
 }
 
@@ -74,13 +85,18 @@ async function namedAt(addr: string): Promise<string | null> {
 // ---------------------------------------------------------------------------------------------
 // redis-sentinel
 
-async function sentinelDeployment(minReplicas: boolean, downAfterMs: number): Promise<Deployment> {
+async function sentinelDeployment(
+  minReplicas: { toWrite: number; maxLagS: number } | null,
+  downAfterMs: number,
+): Promise<Deployment> {
   const net = await TestNet.create(3);
   const dir = scratchDir('raftinel-bench-partition-');
   const redis = new Map<number, RedisNode>();
   const clients: ClientProc[] = [];
   try {
-    const extra = minReplicas ? ['min-replicas-to-write 1', 'min-replicas-max-lag 10'] : [];
+    const extra = minReplicas
+      ? [`min-replicas-to-write ${minReplicas.toWrite}`, `min-replicas-max-lag ${minReplicas.maxLagS}`]
+      : [];
     const master = new RedisNode(net, 1, dir, { extra });
     redis.set(1, master);
     await master.start();
@@ -125,6 +141,12 @@ async function sentinelDeployment(minReplicas: boolean, downAfterMs: number): Pr
         clients.push(c);
         return c;
       },
+      killMonitor: (h) => sentinels[h - 1]!.proc?.signal('SIGKILL'),
+      restartMonitor: async (h) => {
+        await sentinels[h - 1]!.proc?.kill();
+        await sentinels[h - 1]!.start();
+      },
+      guarded: async () => {},
       destroy: async () => {
         await Promise.all(clients.map((c) => c.stop().catch(() => {})));
         await net.destroy();
@@ -170,6 +192,12 @@ async function convergedRedis(d: Deployment, timeoutMs: number): Promise<string>
 
 async function raftinelDeployment(timing: DaemonTiming): Promise<Deployment> {
   const c = await E2ECluster.start({ hosts: 3, redisHosts: [1, 2, 3], timing, seedKeys: 100 });
+  try {
+    await applyShardSettings(c.daemon(1).sentinelAddr);
+  } catch (err) {
+    await c.destroy();
+    throw err;
+  }
   return {
     net: c.net,
     redis: c.redis,
@@ -177,6 +205,22 @@ async function raftinelDeployment(timing: DaemonTiming): Promise<Deployment> {
     namedBy: (h) => namedAt(c.daemon(h).sentinelAddr),
     converged: async (timeoutMs) => (await c.waitConverged(undefined, timeoutMs)).master,
     client: (host, writers) => c.client(host, writers),
+    killMonitor: (h) => c.daemon(h).signal('SIGKILL'),
+    restartMonitor: async (h) => {
+      await c.daemon(h).proc?.kill();
+      await c.daemon(h).start();
+    },
+    // The leader raises the guard once it sees the replicas attached; with
+    // min_replicas_to_write = 0 there is none, and the case runs without it.
+    guarded: async (timeoutMs) => {
+      await waitFor(
+        async () =>
+          ((await c.redisOn(1).call('CONFIG', 'GET', 'min-replicas-to-write')) as string[])[1] !== '0',
+        timeoutMs,
+        'the write guard on the master',
+        100,
+      ).catch(() => {});
+    },
     destroy: () => c.destroy(),
   };
 }
@@ -184,20 +228,33 @@ async function raftinelDeployment(timing: DaemonTiming): Promise<Deployment> {
 // ---------------------------------------------------------------------------------------------
 // The measurement
 
+/** The old master "stopped" acknowledging writes only if it accepted none in this last stretch. */
+const STILL_ACCEPTING_MS = 1000;
+
 async function measure(
   d: Deployment,
-  partitionMs: number,
-  warmupMs: number,
+  o: { partitionMs: number; warmupMs: number; killAtCut: boolean },
   progress: (m: string) => void,
-): Promise<Record<string, number | null>> {
-  const oldMaster = d.redis.get(1)!.addr;
+): Promise<Record<string, number | string | null>> {
+  const { partitionMs } = o;
+  const old = d.redis.get(1)!;
+  const oldMaster = old.addr;
   const near = await d.client(1, [{ prefix: 'near' }, { prefix: 'nearw', wait: true }]);
   const far = await d.client(2, [{ prefix: 'far' }, { prefix: 'farw', wait: true }]);
   await Promise.all([near.waitAcks(50, 30_000), far.waitAcks(50, 30_000)]);
-  await sleep(warmupMs);
+  await d.guarded(20_000);
+  await sleep(o.warmupMs);
+  const minReplicas = await minReplicasOf(old);
+  const sampler = new WriteSampler([oldMaster], {
+    intervalMs: 50,
+    maxDurationMs: partitionMs + 120_000,
+  }).start();
 
-  progress(`  partition: host 1 (the master's) cut off for ${partitionMs} ms`);
+  progress(
+    `  partition: host 1 (the master's) cut off for ${partitionMs} ms${o.killAtCut ? ', its monitor killed' : ''}`,
+  );
   const cut = Date.now();
+  if (o.killAtCut) d.killMonitor(1);
   await d.net.isolate(1);
   let newMasterMs: number | null = null;
   const end = cut + partitionMs;
@@ -211,6 +268,24 @@ async function measure(
   const healAt = Date.now();
   await d.net.heal();
   progress('  healed; waiting for the old master to replicate the new one');
+  // With its monitor dead, the others must make the old master a replica; then the monitor returns.
+  const rejoinedMs = await waitFor(
+    async () => {
+      const m = await d.namedBy(2);
+      const i = await old.info();
+      return m &&
+        i.role === 'slave' &&
+        `${i.master_host}:${i.master_port}` === m &&
+        i.master_link_status === 'up'
+        ? Date.now() - healAt
+        : null;
+    },
+    60_000,
+    'the old master to replicate the new one',
+    100,
+  ).catch(() => null);
+  await sampler.stop();
+  if (o.killAtCut) await d.restartMonitor(1);
   const master = await d.converged(90_000);
   // Both clients write again after healing (to the final master), then stop.
   await Promise.all([near.waitAcks(20, 30_000), far.waitAcks(20, 30_000)]);
@@ -222,7 +297,13 @@ async function measure(
   const byOld = acks.filter((a) => a.t >= cut && a.t <= healAt && a.v === oldMaster);
   const waited = acks.filter((a) => (a.r ?? 0) >= 1);
   const lastOld = byOld.length ? Math.max(...byOld.map((a) => a.t)) - cut : null;
+  // When the old master stopped acknowledging writes: its last accepted write (sampled or a
+  // client's) before healing; null when it still accepted them at the end.
+  const lastAccepted = Math.max(sampler.lastAccepted(oldMaster, healAt) ?? cut, ...byOld.map((a) => a.t));
+  const stoppedMs = lastAccepted >= healAt - STILL_ACCEPTING_MS ? null : lastAccepted - cut;
   return {
+    min_replicas: minReplicas,
+    stopped_ms: stoppedMs,
     old_master_acked: byOld.length,
     old_master_lost: byOld.filter((a) => missing.has(a.a)).length,
     old_master_last_ack_ms: lastOld,
@@ -231,17 +312,60 @@ async function measure(
     wait_acked: waited.length,
     wait_lost: waited.filter((a) => missing.has(a.a)).length,
     new_master_ms: newMasterMs,
+    rejoined_ms: rejoinedMs,
   };
 }
+
+interface Case {
+  id: string;
+  system: 'raftinel' | 'redis-sentinel';
+  config: string;
+  killAtCut: boolean;
+  deploy: () => Promise<Deployment>;
+}
+
+const CASES: Case[] = [
+  ...[false, true].map((killAtCut) => ({
+    id: killAtCut ? 'sentinel-killed' : 'sentinel',
+    system: 'redis-sentinel' as const,
+    config: 'quorum 2',
+    killAtCut,
+    deploy: () => sentinelDeployment(null, DEFAULTS.downAfterMs),
+  })),
+  ...[false, true].map((killAtCut) => ({
+    id: killAtCut ? 'sentinel-min10-killed' : 'sentinel-min10',
+    system: 'redis-sentinel' as const,
+    config: 'quorum 2, min-replicas 1/10 s',
+    killAtCut,
+    deploy: () => sentinelDeployment({ toWrite: 1, maxLagS: 10 }, DEFAULTS.downAfterMs),
+  })),
+  {
+    id: 'sentinel-min1-killed',
+    system: 'redis-sentinel',
+    config: 'quorum 2, min-replicas 1/1 s',
+    killAtCut: true,
+    deploy: () => sentinelDeployment({ toWrite: 1, maxLagS: 1 }, DEFAULTS.downAfterMs),
+  },
+  ...[false, true].map((killAtCut) => ({
+    id: killAtCut ? 'raftinel-killed' : 'raftinel',
+    system: 'raftinel' as const,
+    config: `lease ${DEFAULTS.leaseMs} ms, et ${DEFAULTS.electionTimeoutMs} ms`,
+    killAtCut,
+    deploy: () => raftinelDeployment(DEFAULTS),
+  })),
+];
 
 const partition: Benchmark = {
   name: 'partition',
   description:
-    "the master's host isolated with clients on its side: writes the old master acknowledged and lost, redis-sentinel (with and without min-replicas-to-write) vs raftinel (needs root)",
+    "the master's host isolated with clients on its side, its monitor alive or killed at the cut: when the old master stopped acknowledging writes, and what it acknowledged and lost; redis-sentinel (with and without min-replicas-to-write) vs raftinel (needs root)",
   columns: [
     'system',
     'config',
+    'killed_at_cut',
+    'min_replicas',
     'partition_ms',
+    'stopped_ms',
     'old_master_acked',
     'old_master_lost',
     'old_master_last_ack_ms',
@@ -250,6 +374,7 @@ const partition: Benchmark = {
     'wait_acked',
     'wait_lost',
     'new_master_ms',
+    'rejoined_ms',
     'loaded',
   ],
   async *run(opts: BenchOptions): AsyncIterable<BenchRow> {
@@ -258,29 +383,20 @@ const partition: Benchmark = {
     setupBuild();
     const partitionMs = opts.durationMs ?? (opts.quick ? QUICK_PARTITION_MS : PARTITION_MS);
     const warmupMs = opts.quick ? 1000 : 3000;
-    const systems: { system: string; config: string; deploy: () => Promise<Deployment> }[] = [
-      {
-        system: 'redis-sentinel',
-        config: 'quorum 2',
-        deploy: () => sentinelDeployment(false, DEFAULTS.downAfterMs),
-      },
-      {
-        system: 'redis-sentinel',
-        config: 'quorum 2, min-replicas 1/10 s',
-        deploy: () => sentinelDeployment(true, DEFAULTS.downAfterMs),
-      },
-      {
-        system: 'raftinel',
-        config: `lease ${DEFAULTS.leaseMs} ms, et ${DEFAULTS.electionTimeoutMs} ms`,
-        deploy: () => raftinelDeployment(DEFAULTS),
-      },
-    ];
-    for (const sys of systems) {
-      opts.progress(`partition: ${sys.system} (${sys.config}), down-after ${DEFAULTS.downAfterMs} ms`);
-      const d = await sys.deploy();
+    for (const c of selectedCases('BENCH_PARTITION', CASES)) {
+      opts.progress(
+        `partition: ${c.system} (${c.config})${c.killAtCut ? ', monitor killed at the cut' : ''}, down-after ${DEFAULTS.downAfterMs} ms`,
+      );
+      const d = await c.deploy();
       try {
-        const figures = await measure(d, partitionMs, warmupMs, opts.progress);
-        yield { system: sys.system, config: sys.config, partition_ms: partitionMs, ...figures };
+        const figures = await measure(d, { partitionMs, warmupMs, killAtCut: c.killAtCut }, opts.progress);
+        yield {
+          system: c.system,
+          config: c.config,
+          killed_at_cut: c.killAtCut,
+          partition_ms: partitionMs,
+          ...figures,
+        };
       } finally {
         await d.destroy();
       }
