@@ -125,10 +125,12 @@ export const SHARD_SETTINGS = [
     unit: 'count',
     min: 0,
     max: MAX_INT32,
-    // 0 leaves Redis's own min-replicas-to-write alone.
-    default: 0,
+    // The write guard (src/failover/fence.ts): the committed master runs with up to this many;
+    // 0 turns the passive guard off (the fence still works while the daemon lives).
+    default: 1,
     raftinelOnly: true,
-    summary: "the master's min-replicas-to-write (0 leaves Redis's own setting alone)",
+    summary:
+      "the master's min-replicas-to-write ceiling: the write guard that makes a cut-off master refuse writes with no daemon (0: off)",
   },
   {
     key: 'minReplicasMaxLagSeconds',
@@ -137,7 +139,8 @@ export const SHARD_SETTINGS = [
     unit: 's',
     min: 0,
     max: MAX_INT32,
-    default: 10,
+    // 1 s: a master cut off from its replicas refuses writes within 1 + 2 s (fence.ts).
+    default: 1,
     raftinelOnly: true,
     summary: "the master's min-replicas-max-lag",
   },

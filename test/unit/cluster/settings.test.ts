@@ -56,8 +56,8 @@ describe('the settings table', () => {
       failoverTimeoutMs: 180_000,
       quorum: 2,
       parallelSyncs: 1,
-      minReplicasToWrite: 0,
-      minReplicasMaxLagSeconds: 10,
+      minReplicasToWrite: 1,
+      minReplicasMaxLagSeconds: 1,
     });
     expect(settingsRuleViolations(DEFAULT_SHARD_SETTINGS, DEFAULTS.raft.electionTimeoutMs)).toEqual([]);
     expect(DEFAULTS.failover).toEqual({ ...DEFAULT_SHARD_SETTINGS, failoverParallelism: 4 });
