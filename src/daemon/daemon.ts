@@ -15,7 +15,7 @@ import {
 } from '../admin/api.js';
 import { AdminHttpServer } from '../admin/http.js';
 import { DaemonMetrics } from '../admin/metrics.js';
-import { JobRunner, proposeCommand } from '../cluster/jobs.js';
+import { type JobRunner, proposeCommand } from '../cluster/jobs.js';
 import type { JobKind, JobRecord } from '../cluster/jobs-model.js';
 import { membershipExecutors } from '../cluster/membership-jobs.js';
 import {
@@ -29,8 +29,8 @@ import { findNode, publicShard, type Shard } from '../cluster/shards.js';
 import { ClusterState } from '../cluster/state.js';
 import { formatAddress, isWildcardHost, parseAddress } from '../config/address.js';
 import type { NodeConfig } from '../config/types.js';
-import { FailoverEngine, FailoverRefused } from '../failover/engine.js';
-import { Fencer } from '../failover/fence.js';
+import { type FailoverEngine, FailoverRefused } from '../failover/engine.js';
+import type { Fencer } from '../failover/fence.js';
 import { IoRedisAdapter } from '../failover/ioredis-adapter.js';
 import type { RedisAdapter } from '../failover/redis.js';
 import { ClusterCallError, ClusterClient } from '../raft/grpc/cluster.js';
@@ -50,6 +50,7 @@ import { type Clock, systemClock, type TimerHandle } from '../util/clock.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { systemRandom } from '../util/random.js';
 import { VERSION } from '../util/version.js';
+import { FailoverServices } from './failover-services.js';
 import { DaemonSentinelBackend } from './sentinel-backend.js';
 import { loadOrCreateSentinelId } from './sentinel-id.js';
 
@@ -105,6 +106,8 @@ export class Daemon implements AdminBackend {
   private metricsHttp: AdminHttpServer | null = null;
   private metrics!: DaemonMetrics;
   private adapter!: RedisAdapter;
+  /** Engine, fencer and job runner, wired as the whole-system simulation wires them. */
+  private services!: FailoverServices;
   engine!: FailoverEngine;
   private sentinel!: SentinelServer;
   private localEvents: LocalEvents | null = null;
@@ -191,13 +194,14 @@ export class Daemon implements AdminBackend {
     this.adapter =
       this.opts.redisAdapter ??
       new IoRedisAdapter(this.log.child({ component: 'redis' }), { clientName: `raftinel-${c.nodeId}` });
-    this.engine = new FailoverEngine({
+    this.services = new FailoverServices({
       nodeId: c.nodeId,
       raft: this.raft,
       state: this.state,
       adapter: this.adapter,
       clock: this.clock,
-      logger: this.log.child({ component: 'failover' }),
+      logger: this.log,
+      electionTimeoutMs: c.raft.electionTimeoutMs,
       defaults: c.failover,
       redis: c.redis,
       // A probe report is stale after a few probe rounds: a call stuck on a leader that was just
@@ -210,44 +214,12 @@ export class Daemon implements AdminBackend {
           undefined,
           method === 'probe.report' ? c.raft.electionTimeoutMs : undefined,
         ),
-      onRound: () => {
-        this.localEvents?.round(this.state.shards.values());
-        this.fencer?.round();
-      },
-      reachableMembers: () => this.reachableMembers(),
+      onRound: () => this.localEvents?.round(this.state.shards.values()),
+      otherExecutors: membershipExecutors,
     });
-    this.fencer = new Fencer({
-      nodeId: c.nodeId,
-      state: this.state,
-      prober: this.engine.prober,
-      adapter: this.adapter,
-      clock: this.clock,
-      logger: this.log.child({ component: 'fence' }),
-      lease: () => {
-        const l = this.raft.lease();
-        return { valid: this.raft.status().memberRole !== null && l.valid, remainingMs: l.remainingMs };
-      },
-      electionTimeoutMs: c.raft.electionTimeoutMs,
-      readBarrier: () => this.raft.readBarrier(2 * c.raft.electionTimeoutMs),
-      leader: () => {
-        const st = this.raft.status();
-        if (st.role !== 'leader' || !st.leaderReady) return null;
-        const engine = this.engine!;
-        return {
-          members: new Set(st.membership.members.map((m) => m.id)),
-          declaredDown: (shard, addr) => engine.declaredDown(shard, addr),
-          proposeGuard: async (shard, replicas, reason) => {
-            await proposeCommand(this.raft, {
-              t: 'shard.guard',
-              name: shard.name,
-              epoch: shard.epoch,
-              replicas,
-              reason,
-            });
-          },
-        };
-      },
-    });
+    this.engine = this.services.engine;
+    this.fencer = this.services.fencer;
+    this.runner = this.services.runner;
     this.watchRaft();
     this.registerClusterMethods();
     this.ports.raft = await this.grpcServer.start();
@@ -270,18 +242,9 @@ export class Daemon implements AdminBackend {
       this.ports.metrics = await this.metricsHttp.start();
     }
 
-    this.runner = new JobRunner({
-      raft: this.raft,
-      state: this.state,
-      clock: this.clock,
-      logger: this.log.child({ component: 'jobs' }),
-      electionTimeoutMs: c.raft.electionTimeoutMs,
-      executors: { ...membershipExecutors, ...this.engine.executors() },
-      failoverParallelism: c.failover.failoverParallelism,
-    });
     this.raft.start();
     if (mode.kind === 'bootstrap') this.raft.campaign();
-    this.engine.start();
+    this.services.start();
     this.every(1000, () => this.reconcileMemberInfo());
     this.every(Math.max(200, c.raft.electionTimeoutMs), () => this.checkRemoved());
     this.log.info(
@@ -1010,15 +973,7 @@ export class Daemon implements AdminBackend {
 
   /** Leader: members that acknowledged it within an election timeout (itself included). */
   private reachableMembers(): NodeId[] {
-    const st = this.raft.status();
-    if (st.role !== 'leader') return [];
-    const within = this.config.raft.electionTimeoutMs;
-    return [
-      this.nodeId,
-      ...st.progress
-        .filter((p) => p.ticksSinceAck !== null && p.ticksSinceAck * this.raft.tickMs < within)
-        .map((p) => p.id),
-    ];
+    return this.services.reachableMembers();
   }
 
   /** Can this daemon (or, on a follower, its leader) reach member `id`? */
