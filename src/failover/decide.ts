@@ -157,8 +157,9 @@ export interface CandidateRanking {
  * synced from the master's replication history (by replication id, see MasterLineage; offsets
  * prove nothing), replicas whose link has been down much longer than the master has been failing,
  * and replicas lagging more than max_lag_bytes behind the most advanced known offset. A node that
- * reports role:master is a candidate only when it was promoted from the master's history (its
- * master_replid2 is in the lineage: a promotion whose outcome was lost, e.g. INFO timed out).
+ * reports role:master is a candidate only when it was promoted from the master's current history
+ * (its master_replid2 is the lineage's newest id: a promotion whose outcome was lost, e.g. INFO
+ * timed out); an older id there is what a former master restarted from its RDB reports.
  *
  * When no daemon ever saw the master's replication id (the lineage is empty: say the leader
  * restarted after the master died and no follower had read its INFO), a replica is accepted only
@@ -205,12 +206,22 @@ export function rankCandidates(args: {
       continue;
     }
     if (f.info.role !== 'slave') {
-      // Promoted from the master's history by an attempt whose outcome was lost: still a candidate.
-      if (!args.force && known && f.info.replId2 !== '' && known.includes(f.info.replId2)) {
+      // Promoted from the master's current history by an attempt whose outcome was lost: still a
+      // candidate. Only the newest id counts: a replica of the master holds that one, while an
+      // older id as master_replid2 is what a former master restarted from its RDB reports (Redis
+      // 7.0 keeps the RDB's id as replid2), and it holds none of the history after that id.
+      // With `force` the operator named it and accepted whatever history it holds.
+      if (args.force || (known && f.info.replId2 !== '' && known[0] === f.info.replId2)) {
         eligible.push({ f, info: f.info });
         continue;
       }
-      rejected.push({ addr, reason: 'reports role:master' });
+      rejected.push({
+        addr,
+        reason:
+          known && f.info.replId2 !== '' && known.includes(f.info.replId2)
+            ? "reports role:master, continuing an older history than the master's (a former master restarted?)"
+            : 'reports role:master',
+      });
       continue;
     }
     if (f.info.loading) {

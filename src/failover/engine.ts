@@ -95,7 +95,11 @@ export class FailoverEngine {
   /** Per shard: when this leader first saw it with no master (monotonic ms), for registration. */
   private masterlessSinceMs = new Map<string, number>();
   /** Nodes that came back empty while masterful, guarded every round until they are not. */
-  private emptyRestarted = new Map<string, { keysBefore: number; lastTryMs: number }>();
+  /** Nodes that restarted after holding keys, until they are no longer an empty or behind master. */
+  private emptyRestarted = new Map<
+    string,
+    { keysBefore: number; historyBefore: string[]; lastTryMs: number }
+  >();
   private lastPendingCheckMs = new Map<string, number>();
   private stopped = false;
   private readonly log: Logger;
@@ -115,7 +119,7 @@ export class FailoverEngine {
       probeIntervalMs: () => this.probeIntervalMs(),
       infoIntervalMs: 500,
       stallThresholdMs: 250,
-      onRestart: (view) => this.noteRestart(view),
+      onRestart: (view, before) => this.noteRestart(view, before),
       onRound: () => this.afterRound(),
     });
   }
@@ -387,7 +391,9 @@ export class FailoverEngine {
     this.deciding.add(name);
     try {
       const master = shard.master!;
-      this.log.warn(
+      // Once per 5 s per shard and epoch: a shard with no candidate is re-decided every report.
+      this.warnOnce(
+        `down:${name}:${shard.epoch}`,
         { shard: name, epoch: shard.epoch, master, votes },
         'master is down (majority of voting daemons agree)',
       );
@@ -1107,13 +1113,39 @@ export class FailoverEngine {
   }
 
   /** The prober saw `view` restart (new run id): guard it if it held keys before. */
-  private noteRestart(view: NodeView): void {
+  private noteRestart(view: NodeView, before: RedisInfo | null): void {
     if (view.keysBeforeRestart <= 0) return;
     this.emptyRestarted.set(view.addr, {
       keysBefore: view.keysBeforeRestart,
+      historyBefore: [before?.replId ?? '', before?.replId2 ?? ''].filter((id) => id !== ''),
       lastTryMs: Number.NEGATIVE_INFINITY,
     });
     this.guardEmptyRestarts();
+  }
+
+  /**
+   * A node that restarted as a master from an older point of its own history than a replica
+   * holds. Redis 7.0 restores a master from its RDB with a new replication id and the RDB's id as
+   * master_replid2 (an id the node had before: its own as master, or its master's as a replica),
+   * so a replica ahead of the RDB's offset cannot continue (PSYNC) and full-resyncs from it,
+   * losing what it had past that point (acknowledged writes). Offsets run on across promotions,
+   * so within the node's history before the restart they compare. Returns that replica, or null
+   * (not behind, no replica ahead: nothing to save; or restored from no history it had, e.g. an
+   * AOF: not judged here).
+   */
+  private restartedBehind(addr: string, historyBefore: readonly string[], info: RedisInfo): string | null {
+    if (info.role !== 'master' || info.replId2 === '' || !historyBefore.includes(info.replId2)) return null;
+    const restoredOffset = info.secondReplOffset - 1;
+    for (const shard of this.o.state.shards.values()) {
+      if (!findNode(shard, addr)) continue;
+      for (const n of shard.nodes) {
+        if (n.addr === addr) continue;
+        const r = this.prober.view(n.addr)?.info;
+        if (r?.role === 'slave' && historyBefore.includes(r.replId) && r.offset > restoredOffset)
+          return n.addr;
+      }
+    }
+    return null;
   }
 
   /**
@@ -1127,13 +1159,14 @@ export class FailoverEngine {
     for (const [addr, g] of this.emptyRestarted) {
       const v = this.prober.view(addr);
       const info = v?.info;
-      if (!v || info?.role === 'slave' || (info && info.keys > 0 && !info.loading)) {
+      const behind = info && !info.loading ? this.restartedBehind(addr, g.historyBefore, info) : null;
+      if (!v || info?.role === 'slave' || (info && info.keys > 0 && !info.loading && !behind)) {
         this.emptyRestarted.delete(addr);
         continue;
       }
       if (!info || info.loading || v.failing || now - g.lastTryMs < EMPTY_GUARD_RETRY_MS) continue;
       g.lastTryMs = now;
-      void this.guardEmptyRestart(addr, g.keysBefore, info);
+      void this.guardEmptyRestart(addr, g.keysBefore, info, behind);
     }
   }
 
@@ -1155,8 +1188,14 @@ export class FailoverEngine {
    * empty node syncs its data from it. Only a shard with no other node is left alone (nothing to
    * protect).
    */
-  private async guardEmptyRestart(addr: string, keysBefore: number, info: RedisInfo | null): Promise<void> {
-    if (info?.role !== 'master' || info.keys > 0 || keysBefore === 0) return;
+  private async guardEmptyRestart(
+    addr: string,
+    keysBefore: number,
+    info: RedisInfo | null,
+    aheadReplica: string | null,
+  ): Promise<void> {
+    if (info?.role !== 'master' || keysBefore === 0) return;
+    if (info.keys > 0 && aheadReplica === null) return;
     for (const shard of this.o.state.shards.values()) {
       const node = findNode(shard, addr);
       if (!node) continue;
@@ -1185,10 +1224,16 @@ export class FailoverEngine {
           shard: shard.name,
           node: addr,
           keys_before: keysBefore,
+          keys_now: info.keys,
+          ...(aheadReplica
+            ? { replica_ahead: aheadReplica, restored_offset: info.secondReplOffset - 1 }
+            : {}),
           replica_of: target,
           target_reachable: isLiveReplica(best.v),
         },
-        'redis restarted empty while master: made it a replica so no replica resyncs from an empty dataset',
+        info.keys === 0
+          ? 'redis restarted empty while master: made it a replica so no replica resyncs from an empty dataset'
+          : 'redis restarted as master from an older point than a replica holds: made it a replica so no replica resyncs from it and loses writes',
       );
       await this.o.adapter
         .reconfigure(refOf(node), target, {

@@ -17,6 +17,7 @@ import {
   waitFollows,
   waitForMaster,
   waitForShard,
+  waitReplicaSynced,
 } from '../support/failover.js';
 import { cleanupRedis, type RedisProcess } from '../support/redis.js';
 
@@ -134,6 +135,58 @@ describe('the old master returning', () => {
     expect(await missingKeys(m, seedKeys)).toEqual([]);
     const v = await fc.view(2, SHARD);
     expect(v.history.map((h) => h.to)).toEqual([m.addr, master]);
+    await checkPromiseOne(fc, SHARD);
+  });
+
+  it('restarted from an RDB older than its replicas: demoted, the shard fails over, the writes after the RDB survive', async () => {
+    // Found by the whole-system simulation (seed 80 of `--layer system`): Redis 7.0 restores a
+    // master from its RDB with a new replication id (the RDB's as master_replid2), so replicas
+    // ahead of the RDB cannot PSYNC and full-resync from it, losing acknowledged writes. The
+    // empty-restart guard only knew "no keys at all".
+    const fc = await threeNodes();
+    const [m, r1, r2] = [fc.r(SHARD, 0), fc.r(SHARD, 1), fc.r(SHARD, 2)];
+    const before = await fc.view(1, SHARD);
+    await waitForShard(fc, SHARD, (v) => (v.nodes.find((n) => n.addr === m.addr)?.seen?.keys ?? 0) >= 100, {
+      what: 'every daemon to see the keys on the master',
+    });
+    expect(await m.call('SAVE')).toBe('OK');
+    await seed(m, 'after-rdb', 200);
+    const afterKeys = Array.from({ length: 200 }, (_, i) => `after-rdb:${i}`);
+    await Promise.all([waitReplicaSynced(r1, m), waitReplicaSynced(r2, m)]);
+    // Every daemon's last INFO of the replicas is past the RDB.
+    await sleep(300);
+
+    const marks = fc.ids.map((id) => fc.c.node(id).mark());
+    await m.crash();
+    productionSyncDelay(m);
+    await m.start();
+    expect(String(await m.call('INFO', 'replication'))).toMatch(/role:master/);
+    const guard = await Promise.any(
+      fc.ids.map((id, i) =>
+        fc.c
+          .node(id)
+          .waitForLog(
+            (l) => /older point than a replica/.test(String(l.json?.msg)) && l.json?.node === m.addr,
+            10_000,
+            marks[i],
+          ),
+      ),
+    );
+    expect([r1.addr, r2.addr]).toContain(guard.json!.replica_ahead);
+
+    const { master, epoch } = await waitForMaster(fc, SHARD, (addr) => addr !== m.addr, {
+      timeoutMs: 20_000,
+      what: 'a failover away from the master restored from an older RDB',
+    });
+    expect([r1.addr, r2.addr]).toContain(master);
+    expect(epoch).toBe(before.epoch + 1);
+    const promoted = fc.byAddr(master);
+    expect(await missingKeys(promoted, [...seedKeys, ...afterKeys])).toEqual([]);
+    const other = master === r1.addr ? r2 : r1;
+    await waitFollows(other, master);
+    expect(await missingKeys(other, [...seedKeys, ...afterKeys])).toEqual([]);
+    await waitFollows(m, master);
+    expect(await missingKeys(m, [...seedKeys, ...afterKeys])).toEqual([]);
     await checkPromiseOne(fc, SHARD);
   });
 

@@ -386,6 +386,44 @@ describe('rankCandidates: "has synced" is read from replication ids, not offsets
     });
     expect(stranger.rejected[0]!.reason).toBe('reports role:master');
   });
+
+  it('an old master restarted from its RDB (replid2: an older id of the lineage) is not a candidate', () => {
+    // Found by the system simulation (seed 6): the master of epoch 1 crashed before epoch 2 was
+    // promoted from its history, then restarted from its RDB. Redis 7.0 gives it a new id and the
+    // RDB's id as master_replid2, which is the id the epoch-2 master continued from: it holds
+    // epoch 1, none of epoch 2, yet was ranked as "promoted from the master's history".
+    const lineage: MasterLineage = { epoch: 2, master: M, ids: ['r2', 'r1'], lastKeys: 10 };
+    const s = shard([node(M), b]);
+    const r = rankCandidates({
+      shard: s,
+      facts: [{ node: b, info: info({ role: 'master', masterHost: null, replId: 'new', replId2: 'r1' }) }],
+      masterLastOffset: 0,
+      masterDownForMs: 2000,
+      force: false,
+      lineage,
+    });
+    expect(r.ranked).toEqual([]);
+    expect(r.rejected[0]!.reason).toMatch(/role:master/);
+    const promotedFromCurrent = rankCandidates({
+      shard: s,
+      facts: [{ node: b, info: info({ role: 'master', masterHost: null, replId: 'new', replId2: 'r2' }) }],
+      masterLastOffset: 0,
+      masterDownForMs: 2000,
+      force: false,
+      lineage,
+    });
+    expect(promotedFromCurrent.ranked.map((x) => x.addr)).toEqual([b.addr]);
+    // An operator who forces a failover to it accepts the history it holds.
+    const forced = rankCandidates({
+      shard: s,
+      facts: [{ node: b, info: info({ role: 'master', masterHost: null, replId: 'new', replId2: 'r1' }) }],
+      masterLastOffset: 0,
+      masterDownForMs: 0,
+      force: true,
+      lineage,
+    });
+    expect(forced.ranked.map((x) => x.addr)).toEqual([b.addr]);
+  });
 });
 
 describe('observeMaster: the replication ids of the committed master', () => {
