@@ -444,6 +444,14 @@ export class FailoverEngine {
       lineage: this.lineageOf(shard.name),
     });
     const best = ranking.ranked[0];
+    this.log.debug(
+      {
+        shard: shard.name,
+        ranked: ranking.ranked.map((r) => `${r.addr} offset ${r.offset} priority ${r.priority}`),
+        rejected: ranking.rejected,
+      },
+      'failover candidates',
+    );
     // A node with no live daemon is never fenced if it is cut off later: chosen only when no
     // other is eligible (ranking puts it last), and the job's reason says so.
     const note =
@@ -1140,8 +1148,11 @@ export class FailoverEngine {
       if (!findNode(shard, addr)) continue;
       for (const n of shard.nodes) {
         if (n.addr === addr) continue;
-        const r = this.prober.view(n.addr)?.info;
-        if (r?.role === 'slave' && historyBefore.includes(r.replId) && r.offset > restoredOffset)
+        // Only a replica answering now: the last INFO of one that has been failing is stale (it
+        // may have lost that data since, e.g. crashed and restarted empty).
+        const v = this.prober.view(n.addr);
+        const r = v?.info;
+        if (isLiveReplica(v) && r && historyBefore.includes(r.replId) && r.offset > restoredOffset)
           return n.addr;
       }
     }

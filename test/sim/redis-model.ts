@@ -312,6 +312,8 @@ export interface RedisWorldOptions {
   canReach?: (from: string, to: string) => boolean;
   /** One-way network delay, uniformly in [min, max] ms (default 0..1). */
   minDelayMs?: number;
+  /** Called as a replica loads a full-resync RDB, before its dataset is replaced (for checkers). */
+  onFullSync?: (e: { master: string; replica: string; replicaKeysBefore: number; rdbKeys: number }) => void;
   maxDelayMs?: number;
 }
 
@@ -319,6 +321,7 @@ export class RedisWorld {
   readonly scheduler: Scheduler;
   readonly random: Random;
   canReach: (from: string, to: string) => boolean;
+  onFullSync: RedisWorldOptions['onFullSync'];
   readonly servers = new Map<string, RedisServer>();
   private readonly minDelayMs: number;
   private readonly maxDelayMs: number;
@@ -327,6 +330,7 @@ export class RedisWorld {
     this.scheduler = opts.scheduler;
     this.random = opts.random;
     this.canReach = opts.canReach ?? (() => true);
+    this.onFullSync = opts.onFullSync;
     this.minDelayMs = opts.minDelayMs ?? 0;
     this.maxDelayMs = opts.maxDelayMs ?? 1;
     if (this.minDelayMs < 0 || this.maxDelayMs < this.minDelayMs)
@@ -981,6 +985,12 @@ export class RedisServer {
 
   private onRdb(conn: Conn, snapshot: Map<string, string>, replid: string, offset: number): void {
     if (conn !== this.masterConn) return;
+    this.world.onFullSync?.({
+      master: this.masterAddr ?? '?',
+      replica: this.addr,
+      replicaKeysBefore: this.data.size,
+      rdbKeys: snapshot.size,
+    });
     this.data = new Map(snapshot);
     this.replid = replid;
     this.replid2 = ZERO_ID;

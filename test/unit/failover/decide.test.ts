@@ -465,6 +465,24 @@ describe('rankCandidates: a candidate whose daemon is live is preferred (issue 9
       [a.addr, false],
     ]);
   });
+
+  it('but never at the price of data: a live candidate that lags ranks after the most advanced one', () => {
+    // System simulation seed 122: the daemon beside the up-to-date replica had just restarted.
+    const a = node('10.0.0.2:6379');
+    const b = node('10.0.0.3:6379');
+    const r = rankCandidates({
+      shard: shard([node(M), a, b]),
+      facts: [
+        { node: a, info: info({ offset: 12_542 }), ownerLive: true },
+        { node: b, info: info({ offset: 22_802 }), ownerLive: false },
+      ],
+      masterLastOffset: 0,
+      masterDownForMs: 2000,
+      force: false,
+      lineage: LINEAGE,
+    });
+    expect(r.ranked.map((x) => x.addr)).toEqual([b.addr, a.addr]);
+  });
 });
 
 describe('judgeDown: the shard quorum (issue 9, also seen)', () => {

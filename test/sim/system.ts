@@ -1,0 +1,1177 @@
+/**
+ * The whole-system simulation (`npm run sim -- --layer system`): several daemons, each the very
+ * objects the daemon runs (RaftNode over a simulated network and disk, ClusterState,
+ * FailoverServices: engine, prober, fencer, job runner), beside a model of Redis 7.0
+ * (test/sim/redis-model.ts), with clients writing unique keys, on virtual time. One seed chooses
+ * everything: the group size, each Redis's persistence, the faults and when they happen.
+ *
+ * Faults: daemon crashes and restarts, process stalls (SIGSTOP-like: timers, messages and Redis
+ * replies wait), clock drift and forward jumps of a daemon's monotonic clock, partitions between
+ * hosts (Raft and Redis traffic), between daemons only, one-way cuts and the leader's host alone,
+ * slow fsync, Redis crashes, empty restarts and stalls, operator switchovers, leadership transfers
+ * and setting changes.
+ *
+ * Invariants, checked as the run goes (every few ms of virtual time) and at the end:
+ * - at most one committed master per shard and epoch, in every daemon's state;
+ * - Redis is told to become a master (REPLICAOF NO ONE) only for a committed failover decision;
+ * - a promoted Redis holds the current master's replication history (its replication id was the
+ *   committed master's during this epoch), unless the failover was forced;
+ * - an empty Redis is never the source of a full resync of a replica that held data;
+ * - no two leaders' leases are valid at the same moment (no follower lease of another term either);
+ * - at most one Redis of a shard acknowledges writes at any moment, and no acknowledged write is
+ *   lost, outside the declared windows (around a fault of the host, Redis or daemon that acked it:
+ *   from WINDOW_BEFORE_MS before it until the fence bound after it);
+ * - after the faults stop: the shard has one writable master that every daemon names, no failover
+ *   is pending and every request was answered.
+ */
+
+import { pino } from 'pino';
+import { proposeCommand } from '../../src/cluster/jobs.js';
+import type { JobRecord } from '../../src/cluster/jobs-model.js';
+import { changeSettings, SettingsRuleError } from '../../src/cluster/settings.js';
+import type { ShardSettings } from '../../src/cluster/shards.js';
+import { ClusterState } from '../../src/cluster/state.js';
+import { DEFAULTS, type FailoverConfig, type RedisConfig } from '../../src/config/types.js';
+import { FailoverServices } from '../../src/daemon/failover-services.js';
+import type { RedisAdapter } from '../../src/failover/redis.js';
+import { encodeConfigRecord, initialMembership } from '../../src/raft/membership.js';
+import { RaftNode } from '../../src/raft/node.js';
+import type { Entry, Member, NodeId } from '../../src/raft/types.js';
+import type { Clock, TimerHandle } from '../../src/util/clock.js';
+import { type Logger, silentLogger } from '../../src/util/log.js';
+import { type Random, seededRandom } from '../../src/util/random.js';
+import { SimDisk } from './disk.js';
+import { RELIABLE, SimNetwork } from './network.js';
+import { SimRedisAdapter, SimRedisClient } from './redis-adapter.js';
+import { RedisWorld } from './redis-model.js';
+import { Scheduler } from './scheduler.js';
+
+export const SHARD = 'mymaster';
+
+/** The timing every daemon runs with: the config rules hold (lease + et <= down_after). */
+export const SYSTEM_TIMING = {
+  heartbeatMs: 50,
+  electionTimeoutMs: 500,
+  leaseMs: 1500,
+  downAfterMs: 3000,
+} as const;
+
+/** The simulated operator sets min_replicas_max_lag to at most this (the fence bound follows). */
+const MAX_LAG_SET_S = 2;
+/** The declared window starts this long before a fault (writes acknowledged but not yet replicated). */
+const WINDOW_BEFORE_MS = 300;
+/** Bound of the fence after a fault: the daemon's lease, or Redis's write guard (max-lag + 2 s). */
+function fenceBoundMs(maxLagS: number): number {
+  return Math.max(SYSTEM_TIMING.leaseMs + SYSTEM_TIMING.electionTimeoutMs, (maxLagS + 2) * 1000) + 300;
+}
+/** A reply travels up to this long after the write it acknowledges ran. */
+const ACK_SKEW_MS = 5;
+/** After the faults stop, the shard must converge within this much virtual time. */
+const CONVERGE_BOUND_MS = 60_000;
+/** Every request (client write, RPC, proposal) is answered within this bound. */
+const REQUEST_BOUND_MS = 10_000;
+
+/** Every kind of fault the chaos phase injects; a long run must inject each of them. */
+export const FAULT_KINDS = [
+  'isolate-host',
+  'isolate-leader-host',
+  'partition-daemons',
+  'one-way-cut',
+  'heal',
+  'daemon-crash',
+  'daemon-restart',
+  'daemon-stall',
+  'redis-crash',
+  'redis-restart-empty',
+  'redis-restart-data',
+  'redis-stall',
+  'clock-drift',
+  'clock-jump',
+  'slow-fsync',
+  'switchover',
+  'transfer',
+  'setting-change',
+  'setting-refused',
+] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+export class SystemViolation extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SystemViolation';
+  }
+}
+
+export interface SystemSeedResult {
+  seed: number;
+  ok: boolean;
+  failure: string | null;
+  daemons: number;
+  failovers: number;
+  switchovers: number;
+  fences: number;
+  stalls: number;
+  partitions: number;
+  restarts: number;
+  acked: number;
+  lost: number;
+  /** Acknowledged writes lost inside a declared window (allowed, reported). */
+  lostInWindow: number;
+  /** Acknowledged writes lost because the only Redis holding them crashed (declared, reported). */
+  lostWithCrash: number;
+  /** Seeds where the current history was lost and the simulated operator forced a failover. */
+  operatorForced: number;
+  /** Full resyncs from an empty Redis with repl-diskless-sync-delay 0 (outside the promise). */
+  emptySourceDelay0: number;
+  faults: Record<FaultKind, number>;
+  virtualMs: number;
+  trace: string[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// A simulated process: incarnations, stalls, a drifting clock
+
+class Proc {
+  up = false;
+  inc = 0;
+  stalled = false;
+  private resumeQ: (() => void)[] = [];
+  /** Local monotonic time = offset + rate × virtual time. */
+  private rate = 1;
+  private offset = 0;
+
+  constructor(private readonly s: Scheduler) {}
+
+  alive(inc: number): boolean {
+    return this.up && this.inc === inc;
+  }
+
+  /** Run `fn` now, or when the process resumes; never for a later incarnation. */
+  run(inc: number, fn: () => void): void {
+    if (!this.alive(inc)) return;
+    if (this.stalled) this.resumeQ.push(() => this.alive(inc) && fn());
+    else fn();
+  }
+
+  /** Resolves once the process runs (at once when it is not stalled). */
+  whenRunning(inc: number): Promise<void> {
+    return new Promise((resolve) => this.run(inc, resolve));
+  }
+
+  stall(): void {
+    this.stalled = true;
+  }
+
+  resume(): void {
+    this.stalled = false;
+    const q = this.resumeQ.splice(0);
+    for (const f of q) f();
+  }
+
+  local(): number {
+    return this.offset + this.rate * this.s.now;
+  }
+
+  setRate(rate: number): void {
+    const now = this.local();
+    this.rate = rate;
+    this.offset = now - rate * this.s.now;
+  }
+
+  jump(ms: number): void {
+    this.offset += ms;
+  }
+
+  clock(inc: number): Clock {
+    return {
+      nowMs: () => this.local(),
+      wallMs: () => this.local(),
+      setTimeout: (cb, ms) => this.s.schedule(ms / this.rate, () => this.run(inc, cb)),
+    };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A daemon
+
+const REDIS_PORT = 6379;
+const redisAddr = (host: number) => `10.0.0.${host}:${REDIS_PORT}`;
+
+class SimDaemon {
+  readonly proc: Proc;
+  raft: RaftNode | null = null;
+  state: ClusterState | null = null;
+  services: FailoverServices | null = null;
+  adapter: SimRedisAdapter | null = null;
+
+  constructor(
+    readonly id: NodeId,
+    readonly disk: SimDisk,
+    s: Scheduler,
+  ) {
+    this.proc = new Proc(s);
+  }
+
+  get running(): boolean {
+    return this.proc.up && !this.proc.stalled && this.raft !== null;
+  }
+}
+
+/** A RedisAdapter whose answers reach a stalled daemon only when it resumes. */
+function stallAware(
+  inner: RedisAdapter,
+  proc: Proc,
+  inc: number,
+  onCall: (m: string, args: unknown[]) => void,
+) {
+  const wrap =
+    <A extends unknown[], R>(name: string, f: (...a: A) => Promise<R>) =>
+    async (...a: A): Promise<R> => {
+      onCall(name, a);
+      try {
+        const r = await f(...a);
+        await proc.whenRunning(inc);
+        return r;
+      } catch (err) {
+        await proc.whenRunning(inc);
+        throw err;
+      }
+    };
+  const a: RedisAdapter = {
+    ping: wrap('ping', inner.ping.bind(inner)),
+    info: wrap('info', inner.info.bind(inner)),
+    reconfigure: wrap('reconfigure', inner.reconfigure.bind(inner)),
+    pauseWrites: wrap('pauseWrites', inner.pauseWrites.bind(inner)),
+    unpause: wrap('unpause', inner.unpause.bind(inner)),
+    configSet: wrap('configSet', inner.configSet.bind(inner)),
+    forget: (addr) => inner.forget(addr),
+    linkUp: (addr) => inner.linkUp?.(addr) ?? null,
+    close: () => inner.close(),
+  };
+  return a;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The system
+
+interface Ack {
+  key: string;
+  node: string;
+  atMs: number;
+}
+
+interface Window {
+  node: string;
+  fromMs: number;
+  toMs: number;
+  why: string;
+}
+
+export interface SystemOptions {
+  seed: number;
+  trace?: boolean;
+  /** Daemon logs to stderr at this pino level, stamped with virtual time (`--log debug`). */
+  log?: string;
+}
+
+export class SimSystem {
+  readonly s = new Scheduler();
+  readonly random: Random;
+  readonly net: SimNetwork;
+  readonly world: RedisWorld;
+  readonly daemons = new Map<NodeId, SimDaemon>();
+  readonly hosts: number[];
+  readonly failover: FailoverConfig;
+  readonly traceLines: string[] = [];
+  private hostCuts = new Set<string>();
+  readonly acks: Ack[] = [];
+  readonly windows: Window[] = [];
+  /** Keys whose only copy died with a Redis crash (see noteOnlyCopies): their loss is declared. */
+  readonly onlyCopyLost = new Set<string>();
+  private clients: SimRedisClient[] = [];
+  private writeSeq = 0;
+  /** shard|epoch -> master, as any daemon ever applied it. */
+  private committed = new Map<string, string>();
+  /** When each committed master was first applied by any daemon, in order. */
+  private masterTimeline: { atMs: number; master: string }[] = [];
+  /** Replication ids the committed master of the current epoch was seen with. */
+  private masterReplIds = new Map<number, Set<string>>();
+  /** Requests not answered yet; `live` false once the process that waits for it is gone. */
+  private pendingRequests = new Map<number, { what: string; sinceMs: number; live: () => boolean }>();
+  private requestSeq = 0;
+  stats = {
+    failovers: 0,
+    switchovers: 0,
+    stalls: 0,
+    partitions: 0,
+    restarts: 0,
+    fences: 0,
+    operatorForced: 0,
+    emptySourceDelay0: 0,
+  };
+  /** How many of each kind of fault were injected (every kind must show up over a long run). */
+  readonly faults: Record<FaultKind, number> = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<
+    FaultKind,
+    number
+  >;
+
+  fault(kind: FaultKind): void {
+    this.faults[kind]++;
+  }
+  readonly traceOn: boolean;
+
+  constructor(readonly opts: SystemOptions) {
+    this.traceOn = opts.trace ?? false;
+    this.random = seededRandom(opts.seed);
+    this.net = new SimNetwork(this.s, this.random);
+    this.net.conditions = { ...RELIABLE };
+    const n = this.random.int(3) === 0 ? 5 : 3;
+    this.hosts = Array.from({ length: n }, (_, i) => i + 1);
+    this.failover = {
+      ...DEFAULTS.failover,
+      downAfterMs: SYSTEM_TIMING.downAfterMs,
+      leaseMs: SYSTEM_TIMING.leaseMs,
+    };
+    this.world = new RedisWorld({
+      scheduler: this.s,
+      random: this.random,
+      canReach: (from, to) => !this.hostCuts.has(`${this.hostOf(from)}>${this.hostOf(to)}`),
+      onFullSync: (e) => this.onFullSync(e),
+    });
+    const fsyncMs = 1 + this.random.int(this.random.int(4) === 0 ? 40 : 3);
+    /** Slow fsync: a disk whose writes take up to 40 ms to be durable (a fault for the whole run). */
+    if (fsyncMs > 10) this.fault('slow-fsync');
+    const members: Member[] = this.hosts.map((id) => ({ id, role: 'voter', addr: `sim-${id}` }));
+    const bootstrap: Entry = {
+      index: 1,
+      term: 1,
+      type: 'config',
+      data: encodeConfigRecord({
+        change: { type: 'add', id: 1, role: 'voter', addr: 'sim-1' },
+        membership: initialMembership(members),
+      }),
+    };
+    for (const h of this.hosts) {
+      // Host 1's Redis starts as the master, seeded; the others replicate it.
+      this.world.add(redisAddr(h), {
+        persistence: this.random.int(2) === 0,
+        disklessSyncDelayMs: this.random.int(3) === 0 ? 0 : 5000,
+        ...(h === 1 ? {} : { replicaOf: redisAddr(1) }),
+      });
+      const d = new SimDaemon(h, new SimDisk(this.s, this.random, fsyncMs), this.s);
+      d.disk.durable = { hardState: { term: 1, vote: 0, commit: 0 }, snapshot: null, entries: [bootstrap] };
+      this.daemons.set(h, d);
+    }
+    const seedClient = new SimRedisClient(this.world, 'c1-seed');
+    for (let i = 0; i < 20; i++) void seedClient.set(redisAddr(1), `seed:${i}`, 'v', 1000);
+    for (const h of this.hosts) this.startDaemon(h);
+    for (let k = 0; k < 2; k++) this.clients.push(new SimRedisClient(this.world, `c${1 + (k % n)}-${k}`));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Tracing and checks
+
+  trace(line: string): void {
+    if (this.traceOn) this.traceLines.push(`${String(Math.round(this.s.now)).padStart(7)} ${line}`);
+  }
+
+  private violation(msg: string): never {
+    this.trace(`VIOLATION ${msg}`);
+    throw new SystemViolation(`t=${Math.round(this.s.now)} ms: ${msg}`);
+  }
+
+  hostOf(endpoint: string): number {
+    let m = /^10\.0\.0\.(\d+):/.exec(endpoint);
+    if (m) return Number(m[1]);
+    m = /^[dc](\d+)/.exec(endpoint);
+    if (m) return Number(m[1]);
+    return 0;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Daemons
+
+  startDaemon(id: NodeId): void {
+    const d = this.daemons.get(id)!;
+    if (d.proc.up) return;
+    d.proc.up = true;
+    d.proc.inc++;
+    const inc = d.proc.inc;
+    const alive = () => d.proc.alive(inc);
+    const clock = d.proc.clock(inc);
+    const recovered = d.disk.load();
+    const state = new ClusterState();
+    const transport = this.net.transportFor(id, alive);
+    const stallAwareTransport = {
+      ...transport,
+      onMessage: (h: Parameters<typeof transport.onMessage>[0]) =>
+        transport.onMessage((m) => d.proc.run(inc, () => h(m))),
+    };
+    const raft = new RaftNode({
+      core: { id },
+      heartbeatMs: SYSTEM_TIMING.heartbeatMs,
+      electionTimeoutMs: SYSTEM_TIMING.electionTimeoutMs,
+      clock,
+      random: this.random,
+      transport: stallAwareTransport,
+      storage: d.disk.storage(),
+      stateMachine: state,
+      recovered,
+      logger: this.logger(id),
+      snapshotEveryEntries: 200,
+      snapshotTrailingEntries: 50,
+    });
+    const adapter = new SimRedisAdapter(this.world, `d${id}`);
+    const redis: RedisConfig[] = [{ shard: SHARD, addr: redisAddr(id), role: 'replica', priority: 100 }];
+    const services = new FailoverServices({
+      nodeId: id,
+      raft,
+      state,
+      adapter: stallAware(adapter, d.proc, inc, (m, a) => this.onRedisCall(d, m, a)),
+      clock,
+      logger: this.logger(id),
+      electionTimeoutMs: SYSTEM_TIMING.electionTimeoutMs,
+      defaults: this.failover,
+      redis,
+      callLeader: (method, body) => this.callLeader(d, inc, method, body),
+    });
+    state.onChange((c) => {
+      if (c.type !== 'shard') return;
+      const e = c.event;
+      if (e.type === 'shard-created' && e.shard.master && this.masterTimeline.length === 0)
+        this.masterTimeline.push({ atMs: this.s.now, master: e.shard.master });
+      if (e.type === 'master-changed') {
+        const key = `${e.shard.name}|${e.record.epoch}`;
+        const before = this.committed.get(key);
+        if (before !== undefined && before !== e.record.to)
+          this.violation(`two masters committed for ${key}: ${before} and ${e.record.to}`);
+        if (before === undefined) {
+          this.committed.set(key, e.record.to);
+          this.masterTimeline.push({ atMs: this.s.now, master: e.record.to });
+          if (e.record.kind === 'switchover') this.stats.switchovers++;
+          else if (e.record.kind !== 'initial') this.stats.failovers++;
+          this.trace(`committed ${key} master ${e.record.to} (${e.record.kind}: ${e.record.reason})`);
+        }
+      }
+    });
+    d.raft = raft;
+    d.state = state;
+    d.services = services;
+    d.adapter = adapter;
+    raft.on((e) => {
+      if (e.type === 'fatal') this.violation(`daemon ${id} hit a fatal Raft error: ${e.error.message}`);
+    });
+    raft.start();
+    services.start();
+    if (inc > 1) this.fault('daemon-restart');
+    this.trace(`start daemon ${id} (incarnation ${inc})`);
+  }
+
+  crashDaemon(id: NodeId): void {
+    const d = this.daemons.get(id)!;
+    if (!d.proc.up) return;
+    d.proc.up = false;
+    d.proc.resume();
+    this.stats.fences += d.services?.fencer.fences ?? 0;
+    d.services?.stop();
+    d.raft?.stop('crashed');
+    void d.adapter?.close();
+    d.raft = null;
+    d.state = null;
+    d.services = null;
+    d.adapter = null;
+    d.disk.crash();
+    this.stats.restarts++;
+    this.fault('daemon-crash');
+    this.trace(`crash daemon ${id}`);
+  }
+
+  /** Cluster calls to the leader, over the simulated network between daemons. */
+  private callLeader(
+    from: SimDaemon,
+    inc: number,
+    method: string,
+    body: unknown,
+  ): Promise<{ status: number; body?: unknown }> {
+    const leaderId = from.raft?.status().leader ?? 0;
+    const to = this.daemons.get(leaderId);
+    if (!to || leaderId === 0) return Promise.reject(new Error('no leader'));
+    const rid = ++this.requestSeq;
+    this.pendingRequests.set(rid, {
+      what: `${method} from ${from.id}`,
+      sinceMs: this.s.now,
+      live: () => from.proc.alive(inc),
+    });
+    const timeoutMs = method === 'probe.report' ? SYSTEM_TIMING.electionTimeoutMs : 2000;
+    return new Promise<{ status: number; body?: unknown }>((resolve, reject) => {
+      let done = false;
+      const finish = (f: () => void) => {
+        if (done) return;
+        done = true;
+        timer.cancel();
+        this.pendingRequests.delete(rid);
+        f();
+      };
+      const timer: TimerHandle = from.proc
+        .clock(inc)
+        .setTimeout(
+          () => finish(() => reject(new Error(`${method}: no answer within ${timeoutMs} ms`))),
+          timeoutMs,
+        );
+      if (!from.proc.alive(inc)) return;
+      const toInc = to.proc.inc;
+      const delay = () => 1 + this.random.int(3);
+      if (this.net.isCut(from.id, to.id)) return;
+      this.s.schedule(delay(), () => {
+        to.proc.run(toInc, () => {
+          void this.handleCluster(to, method, body).then(
+            (reply) => {
+              if (this.net.isCut(to.id, from.id)) return;
+              this.s.schedule(delay(), () => from.proc.run(inc, () => finish(() => resolve(reply))));
+            },
+            (err: Error) => {
+              if (this.net.isCut(to.id, from.id)) return;
+              this.s.schedule(delay(), () => from.proc.run(inc, () => finish(() => reject(err))));
+            },
+          );
+        });
+      });
+    });
+  }
+
+  private async handleCluster(d: SimDaemon, method: string, body: unknown) {
+    const st = d.raft?.status();
+    const engine = d.services?.engine;
+    if (!engine || st?.role !== 'leader')
+      return { status: 503, body: { error: { message: 'not the leader' } } };
+    switch (method) {
+      case 'probe.report':
+        return engine.receiveReport(body);
+      case 'shard.register':
+        return engine.register(body);
+      case 'sentinel.failover':
+        return {
+          status: 202,
+          body: { job: await engine.requestSentinelFailover(String((body as { name: string }).name)) },
+        };
+      default:
+        return { status: 404, body: { error: { message: `unknown method ${method}` } } };
+    }
+  }
+
+  /** Checks on what daemons tell Redis to do. */
+  private onRedisCall(d: SimDaemon, method: string, args: unknown[]): void {
+    if (method !== 'reconfigure') return;
+    const [node, target, opts] = args as [{ addr: string }, string | null, { killClients?: boolean }];
+    this.trace(`daemon ${d.id}: ${node.addr} REPLICAOF ${target ?? 'NO ONE'}`);
+    if (target !== null) return;
+    const shard = d.state?.shards.get(SHARD);
+    const p = shard?.pending;
+    if (!shard || !p || (p.to !== node.addr && p.from !== node.addr))
+      this.violation(
+        `daemon ${d.id} made ${node.addr} a master (REPLICAOF NO ONE) with no committed failover to or from it (pending ${JSON.stringify(p)})`,
+      );
+    if (p.to === node.addr && p.kind !== 'forced' && opts?.killClients !== false) {
+      const server = this.world.get(node.addr);
+      const seen = this.masterReplIds.get(shard.epoch);
+      if (seen && server.status === 'running' && !seen.has(server.replid) && !seen.has(server.replid2))
+        this.violation(
+          `${node.addr} promoted (epoch ${p.epoch}) with replication id ${server.replid}, not the history of the master ${shard.master} (${[...seen].join(', ')})`,
+        );
+    }
+  }
+
+  /**
+   * An empty Redis is never the source of a full resync of a replica that held data. Checked
+   * where the operations guide's precondition holds (repl-diskless-sync-delay of 1 s or more on
+   * the source: with 0, a replica can copy an empty dataset within milliseconds of its restart,
+   * before any daemon probes it); counted otherwise.
+   */
+  private onFullSync(e: {
+    master: string;
+    replica: string;
+    replicaKeysBefore: number;
+    rdbKeys: number;
+  }): void {
+    if (e.rdbKeys > 0 || e.replicaKeysBefore === 0) return;
+    const src = this.world.servers.get(e.master);
+    if (src && src.cfg.disklessSyncDelayMs < 1000) {
+      this.stats.emptySourceDelay0++;
+      this.trace(
+        `${e.replica} full-resynced from empty ${e.master} (repl-diskless-sync-delay 0: not checked)`,
+      );
+      return;
+    }
+    this.violation(
+      `${e.replica} (${e.replicaKeysBefore} keys) full-resynced from ${e.master}, which holds no keys`,
+    );
+  }
+
+  /** Checks after each slice of virtual time. */
+  checkStep(): void {
+    // The committed master's replication ids in this epoch (for the promotion check).
+    let epoch = -1;
+    let master: string | null = null;
+    for (const d of this.daemons.values()) {
+      const sh = d.state?.shards.get(SHARD);
+      if (sh && sh.epoch > epoch) {
+        epoch = sh.epoch;
+        master = sh.master;
+      }
+    }
+    if (master) {
+      const srv = this.world.servers.get(master);
+      if (srv && srv.status === 'running' && srv.masterAddr === null) {
+        const set = this.masterReplIds.get(epoch) ?? new Set<string>();
+        this.masterReplIds.set(epoch, set);
+        set.add(srv.replid);
+      }
+    }
+    // Leases: at most one leader's term holds a valid lease at any moment.
+    const holders = new Set<string>();
+    for (const d of this.daemons.values()) {
+      if (!d.running) continue;
+      const st = d.raft!.status();
+      if (!d.raft!.lease().valid) continue;
+      if (st.role === 'leader') holders.add(`${st.id}@${st.term}`);
+      else if (st.leader !== 0) holders.add(`${st.leader}@${st.term}`);
+    }
+    if (holders.size > 1)
+      this.violation(`leases of different leaders are valid at once: ${[...holders].join(', ')}`);
+    // Requests answered within a bound.
+    for (const [id, r] of this.pendingRequests) {
+      if (!r.live()) this.pendingRequests.delete(id);
+      else if (this.s.now - r.sinceMs > REQUEST_BOUND_MS)
+        this.violation(`request ${r.what} unanswered for ${Math.round(this.s.now - r.sinceMs)} ms`);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Clients
+
+  /** The master a client on `host` is told (Sentinel semantics: only by a daemon with a lease). */
+  private resolveMaster(host: number): string | null {
+    const order = [host, ...this.hosts.filter((h) => h !== host)];
+    for (const h of order) {
+      if (h !== host && this.hostCuts.has(`${host}>${h}`)) continue;
+      const d = this.daemons.get(h)!;
+      if (!d.running || !d.raft!.lease().valid) continue;
+      const m = d.state!.shards.get(SHARD)?.master;
+      if (m) return m;
+    }
+    return null;
+  }
+
+  /** One write by every client (unique keys); acknowledged ones are recorded. */
+  clientRound(): void {
+    for (const c of this.clients) {
+      const addr = this.resolveMaster(this.hostOf(c.name));
+      if (!addr) continue;
+      const key = `k${++this.writeSeq}`;
+      const rid = ++this.requestSeq;
+      this.pendingRequests.set(rid, {
+        what: `client SET ${key} on ${addr}`,
+        sinceMs: this.s.now,
+        live: () => true,
+      });
+      void c.set(addr, key, 'v', 1000).then((r) => {
+        this.pendingRequests.delete(rid);
+        if (!r.ok) return;
+        const at = this.s.now;
+        this.acks.push({ key, node: addr, atMs: at });
+      });
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Faults
+
+  /** Daemon `id`'s logger: silent unless `log` was asked for. */
+  logger(id: NodeId): Logger {
+    if (!this.opts.log) return silentLogger;
+    return pino(
+      { level: this.opts.log, base: { node_id: id }, timestamp: () => `,"vt":${Math.round(this.s.now)}` },
+      pino.destination(2),
+    );
+  }
+
+  private declare(node: string, why: string, untilMs?: number): void {
+    const bound = fenceBoundMs(Math.max(this.failover.minReplicasMaxLagSeconds, MAX_LAG_SET_S));
+    this.windows.push({
+      node,
+      fromMs: this.s.now - WINDOW_BEFORE_MS,
+      toMs: (untilMs ?? this.s.now) + bound,
+      why,
+    });
+  }
+
+  isolateHost(h: number): void {
+    for (const o of this.hosts) {
+      if (o === h) continue;
+      this.hostCuts.add(`${h}>${o}`).add(`${o}>${h}`);
+    }
+    this.net.isolate(h, this.hosts);
+    this.stats.partitions++;
+    this.declare(redisAddr(h), `host ${h} isolated`);
+    this.fault(this.leader()?.id === h ? 'isolate-leader-host' : 'isolate-host');
+    this.trace(`isolate host ${h}`);
+  }
+
+  /** Raft traffic only: the daemons are split, Redis traffic flows. */
+  partitionDaemons(groups: number[][]): void {
+    this.net.partition(groups);
+    this.stats.partitions++;
+    this.fault('partition-daemons');
+    this.trace(`partition daemons ${groups.map((g) => g.join(',')).join(' | ')}`);
+  }
+
+  cutOneWay(from: number, to: number): void {
+    this.net.cutLink(from, to);
+    this.stats.partitions++;
+    this.fault('one-way-cut');
+    this.trace(`cut daemons ${from}>${to}`);
+  }
+
+  heal(): void {
+    // Writes acknowledged by a node that was cut off until now are inside a window until its
+    // fence bound past the heal (it is made a replica then).
+    for (const k of this.hostCuts) {
+      const [a] = k.split('>').map(Number);
+      this.declare(redisAddr(a!), 'partition healed');
+    }
+    this.hostCuts.clear();
+    this.net.heal();
+    this.fault('heal');
+    this.trace('heal');
+  }
+
+  stallDaemon(id: NodeId, ms: number): void {
+    const d = this.daemons.get(id)!;
+    if (!d.proc.up || d.proc.stalled) return;
+    d.proc.stall();
+    this.stats.stalls++;
+    this.fault('daemon-stall');
+    this.declare(redisAddr(id), `daemon ${id} stalled`, this.s.now + ms);
+    this.trace(`stall daemon ${id} for ${ms} ms`);
+    const inc = d.proc.inc;
+    this.s.schedule(ms, () => {
+      if (d.proc.inc !== inc) return;
+      d.proc.resume();
+      this.trace(`resume daemon ${id}`);
+    });
+  }
+
+  crashRedis(h: number): void {
+    const srv = this.world.get(redisAddr(h));
+    if (srv.status === 'down') return;
+    this.noteOnlyCopies(srv.addr);
+    srv.crash();
+    this.stats.restarts++;
+    this.declare(srv.addr, `redis ${h} crashed`);
+    this.fault('redis-crash');
+    this.trace(`crash redis ${h}`);
+  }
+
+  /**
+   * Keys whose only copy is in the memory of `addr`, about to crash: no other Redis holds them
+   * (in memory, or in its RDB when it is down with persistence) and `addr`'s own RDB does not.
+   * Asynchronous replication loses them whatever the failover layer does (a master with no
+   * replica attached, or writes younger than the replication stream): their loss is declared.
+   */
+  private noteOnlyCopies(addr: string): void {
+    const srv = this.world.get(addr);
+    const others = [...this.world.servers.values()].filter((o) => o.addr !== addr);
+    const holds = (o: typeof srv, k: string) =>
+      o.status === 'down' ? o.cfg.persistence && !!o.rdb?.data.has(k) : o.data.has(k);
+    for (const k of srv.data.keys()) {
+      if (srv.cfg.persistence && srv.rdb?.data.has(k)) continue;
+      if (others.some((o) => holds(o, k))) continue;
+      this.onlyCopyLost.add(k);
+    }
+  }
+
+  restartRedis(h: number): void {
+    const srv = this.world.get(redisAddr(h));
+    if (srv.status !== 'down') return;
+    srv.start();
+    this.declare(srv.addr, `redis ${h} restarted`);
+    this.fault(srv.data.size === 0 ? 'redis-restart-empty' : 'redis-restart-data');
+    this.trace(`restart redis ${h} (${srv.data.size} keys)`);
+  }
+
+  stallRedis(h: number, ms: number): void {
+    const srv = this.world.get(redisAddr(h));
+    if (srv.status !== 'running') return;
+    srv.stall();
+    this.stats.stalls++;
+    this.declare(srv.addr, `redis ${h} stalled`, this.s.now + ms);
+    this.fault('redis-stall');
+    this.trace(`stall redis ${h} for ${ms} ms`);
+    this.s.schedule(ms, () => {
+      if (srv.status === 'stalled') {
+        srv.resume();
+        this.trace(`resume redis ${h}`);
+      }
+    });
+  }
+
+  leader(): SimDaemon | undefined {
+    let best: SimDaemon | undefined;
+    for (const d of this.daemons.values()) {
+      if (!d.running) continue;
+      const st = d.raft!.status();
+      if (st.role === 'leader' && st.leaderReady && (!best || st.term > best.raft!.status().term)) best = d;
+    }
+    return best;
+  }
+
+  switchover(): void {
+    const l = this.leader();
+    if (!l) return;
+    this.fault('switchover');
+    this.trace(`switchover requested on ${l.id}`);
+    void l.services!.engine.requestSwitchover(SHARD, undefined).then(
+      (j: JobRecord) => this.trace(`switchover job ${j.id}`),
+      (err: Error) => this.trace(`switchover refused: ${err.message}`),
+    );
+  }
+
+  transfer(): void {
+    const l = this.leader();
+    if (!l) return;
+    const to = this.hosts.filter((h) => h !== l.id)[this.random.int(this.hosts.length - 1)]!;
+    try {
+      l.raft!.transferLeadership(to);
+      this.fault('transfer');
+      this.trace(`transfer leadership ${l.id} -> ${to}`);
+    } catch (err) {
+      this.trace(`transfer refused: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * An operator changes a setting on the leader, through the rule check every path runs
+   * (src/cluster/settings.ts changeSettings): max-lag or down-after within the rule, or a
+   * down-after that breaks it (lease + election timeout > down-after), which must be refused.
+   */
+  changeSetting(): void {
+    const l = this.leader();
+    const shard = l?.state?.shards.get(SHARD);
+    if (!l || !shard) return;
+    let change: Partial<ShardSettings>;
+    switch (this.random.int(3)) {
+      case 0:
+        change = { minReplicasMaxLagSeconds: 1 + this.random.int(MAX_LAG_SET_S) };
+        break;
+      case 1:
+        change = { downAfterMs: SYSTEM_TIMING.downAfterMs + this.random.int(1500) };
+        break;
+      default:
+        change = {
+          downAfterMs: SYSTEM_TIMING.leaseMs + SYSTEM_TIMING.electionTimeoutMs - 1 - this.random.int(1000),
+        };
+        break;
+    }
+    const what = Object.entries(change)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
+    try {
+      changeSettings(shard.settings, change, SYSTEM_TIMING.electionTimeoutMs);
+    } catch (err) {
+      if (!(err instanceof SettingsRuleError)) throw err;
+      this.fault('setting-refused');
+      this.trace(`setting ${what} refused: ${err.message}`);
+      return;
+    }
+    if (
+      change.downAfterMs !== undefined &&
+      change.downAfterMs < SYSTEM_TIMING.leaseMs + SYSTEM_TIMING.electionTimeoutMs
+    )
+      this.violation(`setting ${what} breaks the timing rule and was accepted`);
+    this.fault('setting-change');
+    this.trace(`set ${what}`);
+    void proposeCommand(l.raft!, { t: 'shard.settings', name: SHARD, settings: change }).catch(() => {});
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Running
+
+  /** Advance virtual time in small slices, letting promise callbacks run between them. */
+  async runFor(ms: number, sliceMs = 5): Promise<void> {
+    const end = this.s.now + ms;
+    while (this.s.now < end) {
+      this.s.runUntil(Math.min(end, this.s.now + sliceMs));
+      await flush();
+      this.checkStep();
+    }
+  }
+
+  /** After faults: one master named by every daemon, writable, nothing pending. */
+  converged(): string | null {
+    let master: string | null | undefined;
+    for (const d of this.daemons.values()) {
+      if (!d.running) return 'a daemon is not running';
+      const sh = d.state!.shards.get(SHARD);
+      if (!sh) return `daemon ${d.id} has no shard`;
+      if (sh.pending) return `daemon ${d.id} sees a failover pending`;
+      if (master === undefined) master = sh.master;
+      else if (sh.master !== master) return `daemons disagree on the master (${master} vs ${sh.master})`;
+    }
+    if (!master) return 'no master';
+    const srv = this.world.get(master);
+    if (srv.status !== 'running' || srv.masterAddr !== null) return `${master} is not a running master`;
+    for (const h of this.hosts) {
+      const r = this.world.get(redisAddr(h));
+      if (r.addr === master) continue;
+      if (r.status !== 'running') return `${r.addr} not running`;
+      if (r.masterAddr !== master || r.replState !== 'connected')
+        return `${r.addr} does not replicate ${master}`;
+    }
+    const active = [...this.daemons.values()][0]!
+      .state!.activeJobs()
+      .filter((j) => j.kind.startsWith('shard.'));
+    if (active.length > 0) return `jobs still running: ${active.map((j) => j.kind).join(', ')}`;
+    return null;
+  }
+
+  /**
+   * When the committed master is not a running master and no running Redis holds its history (a
+   * replication id it was seen with in this epoch, as replica or as promoted from it), no failover
+   * may happen on its own (a promotion would be from another history). Returns the Redis an
+   * operator would force then (the one holding the most keys), or null when the history is held.
+   */
+  historyLostForcedTarget(): string | null {
+    let shard: { epoch: number; master: string | null } | undefined;
+    for (const d of this.daemons.values()) {
+      const sh = d.state?.shards.get(SHARD);
+      if (sh && (!shard || sh.epoch > shard.epoch)) shard = sh;
+    }
+    if (!shard?.master) return null;
+    const m = this.world.get(shard.master);
+    const seen = this.masterReplIds.get(shard.epoch) ?? new Set<string>();
+    if (m.status === 'running' && m.masterAddr === null && seen.has(m.replid)) return null;
+    let best: { addr: string; keys: number } | null = null;
+    for (const srv of this.world.servers.values()) {
+      if (srv.status !== 'running') return null;
+      if (srv.addr === shard.master) continue;
+      if (seen.has(srv.replid) || seen.has(srv.replid2)) return null;
+      if (!best || srv.data.size > best.keys) best = { addr: srv.addr, keys: srv.data.size };
+    }
+    return best?.addr ?? null;
+  }
+
+  /** The simulated operator accepts the loss of a history that no Redis holds any more. */
+  forceFailover(to: string): void {
+    const l = this.leader();
+    if (!l) return;
+    this.trace(`operator: the master's history is held by no Redis; forced failover to ${to}`);
+    this.stats.operatorForced++;
+    void l.services!.engine.requestForcedFailover(SHARD, to).then(
+      (j: JobRecord) => this.trace(`forced failover job ${j.id}`),
+      (err: Error) => this.trace(`forced failover refused: ${err.message}`),
+    );
+  }
+
+  /** Acknowledged writes lost outside and inside the declared windows (set by finish()). */
+  lost = 0;
+  lostInWindow = 0;
+  /** Acknowledged writes lost because the only Redis that held them crashed (declared). */
+  lostWithCrash = 0;
+
+  async finish(): Promise<void> {
+    // The write must be accepted by the master the daemons name.
+    const master = [...this.daemons.values()][0]!.state!.shards.get(SHARD)!.master!;
+    const probe = new SimRedisClient(this.world, `c${this.hostOf(master)}-final`);
+    let accepted = false;
+    for (let i = 0; i < 200 && !accepted; i++) {
+      const p = probe.set(master, `final:${i}`, 'v', 1000);
+      await this.runFor(10);
+      accepted = (await p).ok;
+      if (!accepted) await this.runFor(50);
+    }
+    if (!accepted) this.violation(`the converged master ${master} does not accept writes`);
+    const data = this.world.get(master).data;
+    let lost = 0;
+    let lostInWindow = 0;
+    let lostWithCrash = 0;
+    for (const a of this.acks) {
+      if (data.has(a.key)) continue;
+      if (this.onlyCopyLost.has(a.key)) {
+        lostWithCrash++;
+        continue;
+      }
+      const w = this.windows.find((x) => x.node === a.node && a.atMs >= x.fromMs && a.atMs <= x.toMs);
+      if (w) {
+        lostInWindow++;
+        continue;
+      }
+      lost++;
+      if (lost === 1)
+        this.trace(`LOST ${a.key} acknowledged by ${a.node} at ${Math.round(a.atMs)} (no declared window)`);
+    }
+    // At most one Redis acknowledges writes at a time: every acknowledgement comes from the
+    // committed master of that moment (as first applied anywhere), or inside a declared window.
+    for (const ack of this.acks) {
+      let master: string | null = null;
+      for (const m of this.masterTimeline) if (m.atMs <= ack.atMs + ACK_SKEW_MS) master = m.master;
+      if (master === ack.node) continue;
+      if (this.windows.some((x) => x.node === ack.node && ack.atMs >= x.fromMs && ack.atMs <= x.toMs))
+        continue;
+      this.violation(
+        `${ack.node} acknowledged ${ack.key} at ${Math.round(ack.atMs)} ms while the committed master was ${master} (two masters)`,
+      );
+    }
+    this.lost = lost;
+    this.lostInWindow = lostInWindow;
+    this.lostWithCrash = lostWithCrash;
+    if (lost > 0) this.violation(`${lost} acknowledged writes lost outside the declared windows`);
+  }
+}
+
+const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** One seed: a chaos phase with random faults, then recovery, convergence and the checks. */
+export async function runSystemSeed(
+  seed: number,
+  opts: { trace?: boolean; log?: string } = {},
+): Promise<SystemSeedResult> {
+  const sys = new SimSystem({ seed, trace: opts.trace ?? false, ...(opts.log ? { log: opts.log } : {}) });
+  const r = sys.random;
+  let failure: string | null = null;
+  try {
+    // Form the group and the shard, and let the replicas sync.
+    await sys.runFor(8000);
+    const chaosEnd = sys.s.now + 20_000 + r.int(20_000);
+    const crashed = new Set<number>();
+    const downRedis = new Set<number>();
+    let next = sys.s.now + 500 + r.int(2000);
+    while (sys.s.now < chaosEnd) {
+      if (sys.s.now >= next) {
+        next = sys.s.now + 500 + r.int(3000);
+        const h = sys.hosts[r.int(sys.hosts.length)]!;
+        switch (r.int(14)) {
+          case 0:
+            sys.isolateHost(h);
+            break;
+          case 1: {
+            const l = sys.leader();
+            if (l) sys.isolateHost(l.id);
+            break;
+          }
+          case 2:
+            sys.partitionDaemons([[h], sys.hosts.filter((x) => x !== h)]);
+            break;
+          case 3:
+            sys.cutOneWay(h, sys.hosts.filter((x) => x !== h)[r.int(sys.hosts.length - 1)]!);
+            break;
+          case 4:
+            sys.heal();
+            break;
+          case 5:
+            if (crashed.has(h)) {
+              sys.startDaemon(h);
+              crashed.delete(h);
+            } else if (crashed.size * 2 + 2 < sys.hosts.length) {
+              sys.crashDaemon(h);
+              crashed.add(h);
+            }
+            break;
+          case 6:
+            sys.stallDaemon(h, 200 + r.int(3000));
+            break;
+          case 7:
+            if (downRedis.has(h)) {
+              sys.restartRedis(h);
+              downRedis.delete(h);
+            } else if (downRedis.size + 1 < sys.hosts.length) {
+              sys.crashRedis(h);
+              downRedis.add(h);
+            }
+            break;
+          case 8:
+            sys.stallRedis(h, 200 + r.int(3000));
+            break;
+          case 9: {
+            const d = sys.daemons.get(h)!;
+            if (r.int(2) === 0) {
+              d.proc.setRate(1 + (r.int(5) - 2) / 1000);
+              sys.fault('clock-drift');
+            } else {
+              d.proc.jump(100 + r.int(1400));
+              sys.fault('clock-jump');
+            }
+            sys.trace(`clock of daemon ${h} changed`);
+            break;
+          }
+          case 10:
+            sys.switchover();
+            break;
+          case 11:
+            sys.transfer();
+            break;
+          case 12:
+            sys.changeSetting();
+            break;
+          default:
+            break;
+        }
+      }
+      sys.clientRound();
+      await sys.runFor(20);
+    }
+    // Recovery: heal, restart, resume; keep writing.
+    sys.heal();
+    for (const h of crashed) sys.startDaemon(h);
+    for (const h of downRedis) sys.restartRedis(h);
+    const deadline = sys.s.now + CONVERGE_BOUND_MS;
+    // A history no Redis holds any more is not failed over on its own: past down_after_ms and a
+    // few job rounds, the simulated operator forces a failover (at most once a while).
+    const forceAfterMs = SYSTEM_TIMING.downAfterMs + 10_000;
+    let nextForceAt = sys.s.now + forceAfterMs;
+    let why: string | null = 'not yet';
+    while (sys.s.now < deadline) {
+      sys.clientRound();
+      await sys.runFor(50);
+      why = sys.converged();
+      if (why === null) break;
+      if (sys.s.now >= nextForceAt) {
+        const to = sys.historyLostForcedTarget();
+        if (to) sys.forceFailover(to);
+        nextForceAt = sys.s.now + forceAfterMs;
+      }
+    }
+    if (why !== null)
+      throw new SystemViolation(`no convergence within ${CONVERGE_BOUND_MS} ms after the faults: ${why}`);
+    // Settle the in-flight writes, then check what survived.
+    await sys.runFor(2000);
+    await sys.finish();
+  } catch (err) {
+    failure = err instanceof SystemViolation ? err.message : `${(err as Error).stack ?? err}`;
+  }
+  for (const d of sys.daemons.values()) {
+    sys.stats.fences += d.services?.fencer.fences ?? 0;
+    d.services?.stop();
+    d.raft?.stop('end');
+  }
+  return {
+    seed,
+    ok: failure === null,
+    failure,
+    daemons: sys.hosts.length,
+    failovers: sys.stats.failovers,
+    switchovers: sys.stats.switchovers,
+    fences: sys.stats.fences,
+    stalls: sys.stats.stalls,
+    partitions: sys.stats.partitions,
+    restarts: sys.stats.restarts,
+    acked: sys.acks.length,
+    lost: sys.lost,
+    lostInWindow: sys.lostInWindow,
+    lostWithCrash: sys.lostWithCrash,
+    operatorForced: sys.stats.operatorForced,
+    emptySourceDelay0: sys.stats.emptySourceDelay0,
+    faults: { ...sys.faults },
+    virtualMs: sys.s.now,
+    trace: sys.traceLines,
+  };
+}
