@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { JOB_KINDS } from './jobs-model.js';
-import { type SettingKey, SHARD_SETTINGS } from './settings.js';
+import { type SettingKey, type SettingSpec, SHARD_SETTINGS } from './settings.js';
 
 const jobRecord = z.object({
   id: z.string().min(1).max(128),
@@ -29,11 +29,19 @@ const shardNode = z.object({
   password: z.string().optional(),
 });
 /**
- * Settings as committed: integers at or above each setting's minimum (./settings.ts). No maximum
- * and no cross-setting rule here: the edges (config, admin API, SENTINEL SET) check those, and a
- * command committed under older bounds must still decode on every member.
+ * Settings as committed: integers at or above each setting's committed minimum (./settings.ts).
+ * No maximum and no cross-setting rule here: the edges (config, admin API, SENTINEL SET) check
+ * those, and a command committed under older bounds must still decode on every member.
  */
-const settingsShape = Object.fromEntries(SHARD_SETTINGS.map((s) => [s.key, z.number().int().min(s.min)])) as {
+const settingsShape = Object.fromEntries(
+  SHARD_SETTINGS.map((s: SettingSpec) => [
+    s.key,
+    z
+      .number()
+      .int()
+      .min(s.committedMin ?? s.min),
+  ]),
+) as {
   [K in SettingKey]: z.ZodNumber;
 };
 const failoverKind = z.enum(['auto', 'forced', 'switchover', 'initial']);

@@ -5,8 +5,9 @@
  *
  * - **The write guard** (passive). Every committed master runs with `min-replicas-to-write` =
  *   the shard's committed `guardReplicas` (normally 1) and `min-replicas-max-lag` = the shard's
- *   setting (normally 1 s), persisted with CONFIG REWRITE. A master cut off from its replicas
- *   refuses writes with `-NOREPLICAS` within about max-lag + 1 s on its own: no daemon needs to be
+ *   setting (normally 2 s, at least GUARD_MAX_LAG_MIN_S), persisted with CONFIG REWRITE. A master
+ *   cut off from its replicas refuses writes with `-NOREPLICAS` within max-lag + 2 s (whole-second
+ *   ACK lag, good replicas re-counted once a second) on its own: no daemon needs to be
  *   alive, and a Redis restart keeps the setting. The leader commits `guardReplicas`: raised when
  *   it sees replicas attached, lowered only when a majority of voting daemons has declared replicas
  *   down (so a shard that lost its replicas keeps taking writes).
@@ -26,6 +27,8 @@
  * Pure rules (`fenceDecision`, `guardTarget`) decide; the Fencer applies them with the injected
  * adapter, clock and lease.
  */
+
+import { GUARD_MAX_LAG_MIN_S } from '../cluster/settings.js';
 import type { Shard } from '../cluster/shards.js';
 import type { ClusterState } from '../cluster/state.js';
 import type { NodeId } from '../raft/types.js';
@@ -237,7 +240,9 @@ export class Fencer {
     const g = this.entry(addr);
     const value = want.kind === 'fence' ? FENCED_MIN_REPLICAS : want.minReplicas;
     const lag =
-      want.kind === 'fence' ? FENCE_MAX_LAG_S : Math.max(1, shard.settings.minReplicasMaxLagSeconds);
+      want.kind === 'fence'
+        ? FENCE_MAX_LAG_S
+        : Math.max(GUARD_MAX_LAG_MIN_S, shard.settings.minReplicasMaxLagSeconds);
     if (!this.needsApply(g, value, lag, this.o.prober.view(addr))) return;
     if (want.kind === 'fence' && !want.confirm) {
       this.once(addr, () => this.apply(shard, addr, value, lag, want.why));
@@ -258,7 +263,9 @@ export class Fencer {
         if (!lease.valid) throw new Error(`fence of ${addr} would be lifted without a valid lease`);
       }
       const l =
-        again.kind === 'fence' ? FENCE_MAX_LAG_S : Math.max(1, current.settings.minReplicasMaxLagSeconds);
+        again.kind === 'fence'
+          ? FENCE_MAX_LAG_S
+          : Math.max(GUARD_MAX_LAG_MIN_S, current.settings.minReplicasMaxLagSeconds);
       await this.apply(current, addr, v, l, again.kind === 'fence' ? again.why : 'committed write guard');
     });
   }

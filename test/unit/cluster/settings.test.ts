@@ -11,6 +11,7 @@ import {
   defaultSettings,
   findSentinelSetting,
   findSetting,
+  GUARD_MAX_LAG_MIN_S,
   newShardSettings,
   parseSettingsInput,
   ruleNaming,
@@ -57,7 +58,7 @@ describe('the settings table', () => {
       quorum: 2,
       parallelSyncs: 1,
       minReplicasToWrite: 1,
-      minReplicasMaxLagSeconds: 1,
+      minReplicasMaxLagSeconds: 2,
     });
     expect(settingsRuleViolations(DEFAULT_SHARD_SETTINGS, DEFAULTS.raft.electionTimeoutMs)).toEqual([]);
     expect(DEFAULTS.failover).toEqual({ ...DEFAULT_SHARD_SETTINGS, failoverParallelism: 4 });
@@ -113,6 +114,18 @@ describe('the settings table', () => {
     expect(() =>
       decodeCommand(encodeCommand({ t: 'shard.settings', name: 'm', settings: { quorum: 0 } })),
     ).toThrow(/quorum/);
+    // min_replicas_max_lag 1 was accepted before its bound rose to 2: committed, it still decodes.
+    const old = { t: 'shard.settings' as const, name: 'm', settings: { minReplicasMaxLagSeconds: 1 } };
+    expect(decodeCommand(encodeCommand(old))).toEqual(old);
+  });
+
+  it('refuses a write guard max-lag below 2 s (with 1 a healthy master refuses writes now and then)', () => {
+    expect(DEFAULT_SHARD_SETTINGS.minReplicasMaxLagSeconds).toBeGreaterThanOrEqual(GUARD_MAX_LAG_MIN_S);
+    const r = parseSettingsInput({ 'min-replicas-max-lag': 1 });
+    expect(r.settings).toEqual({});
+    expect(r.problems).toEqual([
+      { name: 'min-replicas-max-lag', message: expect.stringMatching(/from 2 to .*got 1$/) },
+    ]);
   });
 });
 

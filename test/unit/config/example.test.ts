@@ -40,7 +40,7 @@ describe('the example config of the product contract', () => {
         quorum: 2,
         parallelSyncs: 1,
         minReplicasToWrite: 1,
-        minReplicasMaxLagSeconds: 1,
+        minReplicasMaxLagSeconds: 2,
         failoverParallelism: 4,
       },
       redis: [{ shard: 'mymaster', addr: '127.0.0.1:6379', role: 'replica', priority: 100 }],

@@ -15,7 +15,7 @@ const R = '10.0.0.2:6379';
 const settings: ShardSettings = shardSettings({
   leaseMs: 400,
   minReplicasToWrite: 1,
-  minReplicasMaxLagSeconds: 1,
+  minReplicasMaxLagSeconds: 2,
 });
 
 function setup(opts: { minReplicas?: number; owner?: number | null; leader?: boolean } = {}) {
@@ -212,7 +212,7 @@ describe('Fencer (promise 6: a fence that fails closed)', () => {
     await t.run(100);
     expect(t.fencer.isFenced(M)).toBe(false);
     // Back to the committed write guard (0 until the leader raises it).
-    expect(t.calls).toContain(`guard ${M} 0/1 rewrite`);
+    expect(t.calls).toContain(`guard ${M} 0/2 rewrite`);
   });
 
   it('does not lift a fence while a failover away from that master is pending (issue 9 item 3)', async () => {
@@ -284,18 +284,18 @@ describe('Fencer (promise 6: a fence that fails closed)', () => {
   it('applies the committed write guard to its master, persisted, and re-applies it when Redis restarted', async () => {
     const t = setup();
     await t.run(100);
-    expect(t.calls).toContain(`guard ${M} 0/1 rewrite`);
+    expect(t.calls).toContain(`guard ${M} 0/2 rewrite`);
     t.apply({ t: 'shard.guard', name: 's', epoch: 0, replicas: 1, reason: 'attached' });
     await t.run(100);
-    expect(t.calls.filter((c) => c === `guard ${M} 1/1 rewrite`)).toHaveLength(1);
+    expect(t.calls.filter((c) => c === `guard ${M} 1/2 rewrite`)).toHaveLength(1);
     await t.run(500);
-    expect(t.calls.filter((c) => c === `guard ${M} 1/1 rewrite`)).toHaveLength(1);
+    expect(t.calls.filter((c) => c === `guard ${M} 1/2 rewrite`)).toHaveLength(1);
   });
 
   it('leader: guards a master that no member daemon sits beside (SENTINEL MONITOR shards, item 7)', async () => {
     const t = setup({ owner: null, leader: true });
     await t.run(100);
-    expect(t.calls).toContain(`guard ${M} 0/1 rewrite`);
+    expect(t.calls).toContain(`guard ${M} 0/2 rewrite`);
     const follower = setup({ owner: null, leader: false });
     await follower.run(100);
     expect(follower.calls.filter((c) => c.startsWith('guard'))).toEqual([]);
