@@ -65,6 +65,11 @@ export function laneOf(job: JobRecord): string {
   return job.kind;
 }
 
+/** How often a leader that is not ready looks again for jobs to start (see recheckSoon). */
+const NOT_READY_RECHECK_MS = 100;
+/** Raft refusals that say the leader cannot commit for now, not that the job failed. */
+const LEADER_BUSY: ReadonlySet<string> = new Set(['transfer_in_progress', 'leader_not_ready']);
+
 /** Kinds limited by `failoverParallelism` across all shards. */
 const FAILOVER_KINDS: ReadonlySet<JobKind> = new Set(['shard.failover', 'shard.switchover']);
 
@@ -82,6 +87,7 @@ export class JobRunner {
   private busyLanes = new Set<string>();
   private stopped = false;
   private kickScheduled = false;
+  private recheckScheduled = false;
 
   constructor(
     private readonly opts: {
@@ -127,8 +133,26 @@ export class JobRunner {
     return s.role === 'leader' && s.leaderReady && s.transferee === 0;
   }
 
+  /**
+   * Look again in a while: a leader that is not ready (its first entry not yet committed, or a
+   * leadership transfer under way) may become ready with no event (the Raft node emits none when
+   * a transfer is called off), and its active jobs must not wait for the next unrelated event.
+   */
+  private recheckSoon(): void {
+    if (this.recheckScheduled || this.stopped) return;
+    this.recheckScheduled = true;
+    this.opts.clock.setTimeout(() => {
+      this.recheckScheduled = false;
+      this.kick();
+    }, NOT_READY_RECHECK_MS);
+  }
+
   private startReadyJobs(): void {
-    if (this.stopped || !this.isReadyLeader()) return;
+    if (this.stopped) return;
+    if (!this.isReadyLeader()) {
+      if (this.opts.raft.status().role === 'leader') this.recheckSoon();
+      return;
+    }
     const limit = this.opts.failoverParallelism ?? Number.POSITIVE_INFINITY;
     let failovers = [...this.running.keys()].filter((id) =>
       FAILOVER_KINDS.has(this.opts.state.job(id)?.kind as JobKind),
@@ -216,6 +240,12 @@ export class JobRunner {
     } catch (err) {
       if (err instanceof LostLeadership || (err instanceof RaftError && err.code === 'not_leader')) {
         log.info('job left to the next leader');
+        return;
+      }
+      if (err instanceof RaftError && LEADER_BUSY.has(err.code)) {
+        // Not a failure of the job (its work may even be done): the leader could not commit for
+        // now. The job stays active; this leader, once ready, or the next one resumes it.
+        log.info({ code: err.code }, 'job paused: the leader cannot commit right now; resumed when it can');
         return;
       }
       const reason = err instanceof JobFailed ? err.message : `unexpected error: ${(err as Error).message}`;

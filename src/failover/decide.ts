@@ -120,15 +120,22 @@ export const MAX_LINEAGE_IDS = 8;
 
 /**
  * Fold one observation of the committed master (role:master INFO) into its lineage. A new
- * master_replid is adopted unless the master went from holding keys to holding none with it: that
- * is a restart with an empty dataset, and a replica that resynced from it holds nothing of the
+ * master_replid is adopted unless the master went from holding keys to holding none of any
+ * history with it (empty, or started loading nothing: holdsNoHistory): that is a restart that lost
+ * the dataset, and a replica that resynced from it holds nothing of the
  * history (the empty-restart guard demotes such a master; see engine.ts).
  */
 export function observeMaster(
   prev: MasterLineage | undefined,
   epoch: number,
   master: string,
-  obs: { replId: string | null | undefined; replId2: string | null | undefined; keys: number },
+  obs: {
+    replId: string | null | undefined;
+    replId2: string | null | undefined;
+    keys: number;
+    /** holdsNoHistory (redis.ts): empty, or started loading nothing (keys written since). */
+    noHistory?: boolean;
+  },
 ): MasterLineage {
   const l: MasterLineage =
     prev && prev.epoch === epoch && prev.master === master
@@ -136,7 +143,7 @@ export function observeMaster(
       : { epoch, master, ids: [], lastKeys: 0 };
   if (!obs.replId) return l;
   if (!l.ids.includes(obs.replId)) {
-    const emptyRestart = l.ids.length > 0 && l.lastKeys > 0 && obs.keys === 0;
+    const emptyRestart = l.ids.length > 0 && l.lastKeys > 0 && (obs.keys === 0 || obs.noHistory === true);
     if (emptyRestart) return l;
     l.ids.unshift(obs.replId);
     if (obs.replId2 && !l.ids.includes(obs.replId2)) l.ids.splice(1, 0, obs.replId2);

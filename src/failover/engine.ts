@@ -34,7 +34,7 @@ import {
 } from './decide.js';
 import { type NodeReport, type NodeView, type ProbeReport, Prober, type ProbeTarget } from './prober.js';
 import type { RedisAdapter, RedisInfo } from './redis.js';
-import { upstreamOf } from './redis.js';
+import { holdsNoHistory, upstreamOf } from './redis.js';
 import { refOf } from './refs.js';
 
 export class FailoverRefused extends Error {
@@ -230,7 +230,12 @@ export class FailoverEngine {
     for (const shard of this.o.state.shards.values()) {
       const n = shard.master ? nodes.get(shard.master) : undefined;
       if (n?.role === 'master' && typeof n.replId === 'string')
-        this.noteMaster(shard, n.replId, n.replId2 ?? null, typeof n.keys === 'number' ? n.keys : 0);
+        this.noteMaster(shard, {
+          replId: n.replId,
+          replId2: n.replId2 ?? null,
+          keys: typeof n.keys === 'number' ? n.keys : 0,
+          noHistory: n.noHistory === true,
+        });
     }
     if (this.isLeader()) this.decide();
     return { status: 200, body: { reachable: this.o.reachableMembers?.() ?? [] } };
@@ -243,10 +248,10 @@ export class FailoverEngine {
   }
 
   /** Fold one daemon's INFO of a shard's committed master into the shard's lineage. */
-  private noteMaster(shard: Shard, replId: string, replId2: string | null, keys: number): void {
+  private noteMaster(shard: Shard, obs: Parameters<typeof observeMaster>[3]): void {
     if (!shard.master) return;
     const prev = this.lineage.get(shard.name);
-    const next = observeMaster(prev, shard.epoch, shard.master, { replId, replId2, keys });
+    const next = observeMaster(prev, shard.epoch, shard.master, obs);
     this.lineage.set(shard.name, next);
   }
 
@@ -255,7 +260,13 @@ export class FailoverEngine {
     for (const shard of this.o.state.shards.values()) {
       if (!shard.master) continue;
       const info = this.prober.view(shard.master)?.info;
-      if (info?.role === 'master') this.noteMaster(shard, info.replId, info.replId2, info.keys);
+      if (info?.role === 'master')
+        this.noteMaster(shard, {
+          replId: info.replId,
+          replId2: info.replId2,
+          keys: info.keys,
+          noHistory: holdsNoHistory(info),
+        });
     }
   }
 
@@ -1171,7 +1182,7 @@ export class FailoverEngine {
       const v = this.prober.view(addr);
       const info = v?.info;
       const behind = info && !info.loading ? this.restartedBehind(addr, g.historyBefore, info) : null;
-      if (!v || info?.role === 'slave' || (info && info.keys > 0 && !info.loading && !behind)) {
+      if (!v || info?.role === 'slave' || (info && !info.loading && !holdsNoHistory(info) && !behind)) {
         this.emptyRestarted.delete(addr);
         continue;
       }
@@ -1206,7 +1217,7 @@ export class FailoverEngine {
     aheadReplica: string | null,
   ): Promise<void> {
     if (info?.role !== 'master' || keysBefore === 0) return;
-    if (info.keys > 0 && aheadReplica === null) return;
+    if (!holdsNoHistory(info) && aheadReplica === null) return;
     for (const shard of this.o.state.shards.values()) {
       const node = findNode(shard, addr);
       if (!node) continue;
@@ -1242,7 +1253,7 @@ export class FailoverEngine {
           replica_of: target,
           target_reachable: isLiveReplica(best.v),
         },
-        info.keys === 0
+        holdsNoHistory(info)
           ? 'redis restarted empty while master: made it a replica so no replica resyncs from an empty dataset'
           : 'redis restarted as master from an older point than a replica holds: made it a replica so no replica resyncs from it and loses writes',
       );

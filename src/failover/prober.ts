@@ -13,7 +13,7 @@
  */
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
-import { type RedisAdapter, type RedisInfo, type RedisRef, upstreamOf } from './redis.js';
+import { holdsNoHistory, type RedisAdapter, type RedisInfo, type RedisRef, upstreamOf } from './redis.js';
 
 export interface ProbeTarget extends RedisRef {
   /** The committed master: a report of role:slave from it counts as failing. */
@@ -56,6 +56,8 @@ export interface NodeReport {
   /** master_replid / master_replid2 of the last INFO (null when unknown; see decide.ts lineage). */
   replId?: string | null;
   replId2?: string | null;
+  /** holdsNoHistory of the last INFO (redis.ts): empty, or started loading nothing. */
+  noHistory?: boolean;
 }
 
 export interface ProbeReport {
@@ -160,6 +162,7 @@ export class Prober {
         infoAgeMs: v.info ? now - v.infoAtMs : null,
         replId: v.info?.replId || null,
         replId2: v.info?.replId2 || null,
+        noHistory: v.info ? holdsNoHistory(v.info) : false,
       });
     }
     return { nodes, stalledRecently: now - this.lastStallMs < 2 * this.opts.stallThresholdMs };

@@ -39,6 +39,13 @@ export interface RedisInfo {
   /** Keys in all databases. */
   keys: number;
   loading: boolean;
+  /**
+   * rdb_last_load_keys_loaded (Redis 7.0+; null when not reported): keys of the last RDB loaded, at
+   * startup or by a full sync. 0 right after a restart with no AOF: the server loaded nothing.
+   */
+  rdbLastLoadKeys: number | null;
+  /** aof_enabled: the server loads its AOF at startup (rdbLastLoadKeys then says nothing). */
+  aofEnabled: boolean;
   /** Path of the config file, empty when the server was started without one. */
   configFile: string;
   uptimeSeconds: number;
@@ -155,11 +162,25 @@ export function parseInfo(text: string): RedisInfo {
     connectedReplicas: replicas,
     keys,
     loading: f.get('loading') === '1',
+    rdbLastLoadKeys: f.has('rdb_last_load_keys_loaded') ? num(f.get('rdb_last_load_keys_loaded')) : null,
+    aofEnabled: f.get('aof_enabled') === '1',
     configFile: f.get('config_file') ?? '',
     uptimeSeconds: num(f.get('uptime_in_seconds')),
     minSlavesGoodSlaves: f.has('min_slaves_good_slaves') ? num(f.get('min_slaves_good_slaves')) : null,
     raw: text,
   };
+}
+
+/**
+ * Does this server hold none of any replication history's data? Empty, or (Redis 7.0+) it
+ * loaded nothing when it started (no RDB, no AOF) and has not synced or been promoted since:
+ * whatever keys it holds were written after it started, so a restart that lost the dataset is
+ * recognised even when a client wrote before any daemon looked.
+ */
+export function holdsNoHistory(info: RedisInfo): boolean {
+  if (info.loading) return false;
+  if (info.keys === 0) return true;
+  return info.role === 'master' && !info.aofEnabled && info.rdbLastLoadKeys === 0 && info.replId2 === '';
 }
 
 /** "host:port" of where a replica replicates from, or null. */

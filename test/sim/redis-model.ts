@@ -519,6 +519,13 @@ export class RedisServer {
   private shuttingDown = false;
   private cronLoops = 0;
   private dirty = 0;
+  /** rdb_last_load_keys_loaded: keys of the last RDB loaded (at startup, or by a full sync). */
+  private lastLoadKeys = 0;
+
+  /** Did this server start from nothing (no RDB) and neither sync nor get promoted since? */
+  get startedFromNothing(): boolean {
+    return this.lastLoadKeys === 0 && this.replid2 === ZERO_ID && this.masterAddr === null;
+  }
   private lastSaveMs = 0;
   private needSelect = true;
   private resumeQueue: (() => void)[] = [];
@@ -595,8 +602,10 @@ export class RedisServer {
     this.lastSaveMs = this.world.now();
     this.needSelect = true;
     this.resumeQueue = [];
+    this.lastLoadKeys = 0;
     if (this.cfg.persistence && this.rdb) {
       this.data = new Map(this.rdb.data);
+      this.lastLoadKeys = this.data.size;
       this.offset = this.rdb.offset;
       if (this.cfg.replicaOf) {
         // loadDataFromDisk: a replica keeps its master's id and offset and can psync.
@@ -992,6 +1001,7 @@ export class RedisServer {
       rdbKeys: snapshot.size,
     });
     this.data = new Map(snapshot);
+    this.lastLoadKeys = snapshot.size;
     this.replid = replid;
     this.replid2 = ZERO_ID;
     this.secondReplOffset = -1;
@@ -1515,7 +1525,13 @@ export class RedisServer {
     L.push('# Server', 'redis_version:7.0.15', 'redis_mode:standalone', `run_id:${this.runId}`);
     L.push(`tcp_port:${this.port}`, `uptime_in_seconds:${Math.floor((now - this.startedAtMs) / 1000)}`);
     L.push(`config_file:${this.hasConfigFile ? `/etc/redis/redis-${this.port}.conf` : ''}`, '');
-    L.push('# Persistence', 'loading:0', `rdb_changes_since_last_save:${this.dirty}`, '');
+    L.push('# Persistence', 'loading:0', `rdb_changes_since_last_save:${this.dirty}`);
+    L.push(
+      'rdb_last_load_keys_expired:0',
+      `rdb_last_load_keys_loaded:${this.lastLoadKeys}`,
+      'aof_enabled:0',
+      '',
+    );
     L.push('# Stats', `sync_full:${this.syncFull}`, `sync_partial_ok:${this.syncPartialOk}`, '');
     L.push('# Replication');
     if (this.masterAddr === null) {

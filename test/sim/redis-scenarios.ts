@@ -5,7 +5,7 @@
  * the offset 0/1 cases, link status, -NOREPLICAS, pause queueing, persistence, empty restarts);
  * the compat test requires the two transcripts to be equal, the unit test pins the model's.
  */
-import { parseInfo, type RedisInfo } from '../../src/failover/redis.js';
+import { holdsNoHistory, parseInfo, type RedisInfo } from '../../src/failover/redis.js';
 import { seededRandom } from '../../src/util/random.js';
 import { SimRedisClient } from './redis-adapter.js';
 import { RedisWorld, type Reply, ReplyError } from './redis-model.js';
@@ -239,6 +239,8 @@ export const SCENARIOS: Record<string, Scenario> = {
     const a2 = await d.info('a');
     return {
       keys: after.keys,
+      loadedKeys: after.rdbLastLoadKeys,
+      noHistory: holdsNoHistory(after),
       newRunId: after.runId !== before.runId,
       replid2IsOld: after.replId2 === before.replId,
       offsetKept: after.offset === before.offset,
@@ -272,8 +274,16 @@ export const SCENARIOS: Record<string, Scenario> = {
       15_000,
     );
     const b = await d.info('b');
+    // A client writes before anyone looks: the restart still reads as one that lost the dataset.
+    await d.call('a', 'SET', 'k2', 'v2');
+    const written = await d.info('a');
     return {
       aKeys: after.keys,
+      aLoadedKeys: after.rdbLastLoadKeys,
+      aAof: after.aofEnabled,
+      aWrittenKeys: written.keys,
+      aNoHistoryAfterWrite: holdsNoHistory(written),
+      bLoadedKeys: b.rdbLastLoadKeys,
       aRole: after.role,
       aNewRunId: after.runId !== before.runId,
       aNewReplid: after.replId !== before.replId && after.replId2 !== before.replId,

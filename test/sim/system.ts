@@ -28,7 +28,7 @@
 import { pino } from 'pino';
 import { proposeCommand } from '../../src/cluster/jobs.js';
 import type { JobRecord } from '../../src/cluster/jobs-model.js';
-import { changeSettings, SettingsRuleError } from '../../src/cluster/settings.js';
+import { changeSettings, GUARD_MAX_LAG_MIN_S, SettingsRuleError } from '../../src/cluster/settings.js';
 import type { ShardSettings } from '../../src/cluster/shards.js';
 import { ClusterState } from '../../src/cluster/state.js';
 import { DEFAULTS, type FailoverConfig, type RedisConfig } from '../../src/config/types.js';
@@ -57,7 +57,7 @@ export const SYSTEM_TIMING = {
 } as const;
 
 /** The simulated operator sets min_replicas_max_lag to at most this (the fence bound follows). */
-const MAX_LAG_SET_S = 2;
+const MAX_LAG_SET_S = 3;
 /** The declared window starts this long before a fault (writes acknowledged but not yet replicated). */
 const WINDOW_BEFORE_MS = 300;
 /** Bound of the fence after a fault: the daemon's lease, or Redis's write guard (max-lag + 2 s). */
@@ -296,6 +296,8 @@ export class SimSystem {
   private masterTimeline: { atMs: number; master: string }[] = [];
   /** Replication ids the committed master of the current epoch was seen with. */
   private masterReplIds = new Map<number, Set<string>>();
+  /** epoch -> the most keys the committed master was seen holding. */
+  private masterLastKeys = new Map<number, number>();
   /** Requests not answered yet; `live` false once the process that waits for it is gone. */
   private pendingRequests = new Map<number, { what: string; sinceMs: number; live: () => boolean }>();
   private requestSeq = 0;
@@ -597,6 +599,8 @@ export class SimSystem {
     const src = this.world.servers.get(e.master);
     if (src && src.cfg.disklessSyncDelayMs < 1000) {
       this.stats.emptySourceDelay0++;
+      // Not checked, so what the replica alone held is lost with its dataset: declared.
+      this.noteOnlyCopies(e.replica, false);
       this.trace(
         `${e.replica} full-resynced from empty ${e.master} (repl-diskless-sync-delay 0: not checked)`,
       );
@@ -624,7 +628,17 @@ export class SimSystem {
       if (srv && srv.status === 'running' && srv.masterAddr === null) {
         const set = this.masterReplIds.get(epoch) ?? new Set<string>();
         this.masterReplIds.set(epoch, set);
-        set.add(srv.replid);
+        // A master that restarted empty starts a new history: a replica that synced from it did
+        // not sync from the epoch's data, so its id is not one of the epoch's.
+        // (Clients may have written to it before this check: keys do not tell.)
+        const restartedEmpty =
+          set.size > 0 &&
+          !set.has(srv.replid) &&
+          !set.has(srv.replid2) &&
+          (this.masterLastKeys.get(epoch) ?? 0) > 0 &&
+          (srv.data.size === 0 || srv.startedFromNothing);
+        if (!restartedEmpty) set.add(srv.replid);
+        this.masterLastKeys.set(epoch, Math.max(this.masterLastKeys.get(epoch) ?? 0, srv.data.size));
       }
     }
     // Leases: at most one leader's term holds a valid lease at any moment.
@@ -773,18 +787,19 @@ export class SimSystem {
   }
 
   /**
-   * Keys whose only copy is in the memory of `addr`, about to crash: no other Redis holds them
-   * (in memory, or in its RDB when it is down with persistence) and `addr`'s own RDB does not.
+   * Keys whose only copy is in the memory of `addr`, about to crash (or, `ownRdbKept` false, about
+   * to be replaced by an empty full resync, which its RDB does not survive): no other Redis holds
+   * them (in memory, or in its RDB when it is down with persistence) and `addr`'s own RDB does not.
    * Asynchronous replication loses them whatever the failover layer does (a master with no
    * replica attached, or writes younger than the replication stream): their loss is declared.
    */
-  private noteOnlyCopies(addr: string): void {
+  private noteOnlyCopies(addr: string, ownRdbKept = true): void {
     const srv = this.world.get(addr);
     const others = [...this.world.servers.values()].filter((o) => o.addr !== addr);
     const holds = (o: typeof srv, k: string) =>
       o.status === 'down' ? o.cfg.persistence && !!o.rdb?.data.has(k) : o.data.has(k);
     for (const k of srv.data.keys()) {
-      if (srv.cfg.persistence && srv.rdb?.data.has(k)) continue;
+      if (ownRdbKept && srv.cfg.persistence && srv.rdb?.data.has(k)) continue;
       if (others.some((o) => holds(o, k))) continue;
       this.onlyCopyLost.add(k);
     }
@@ -861,7 +876,10 @@ export class SimSystem {
     let change: Partial<ShardSettings>;
     switch (this.random.int(3)) {
       case 0:
-        change = { minReplicasMaxLagSeconds: 1 + this.random.int(MAX_LAG_SET_S) };
+        change = {
+          minReplicasMaxLagSeconds:
+            GUARD_MAX_LAG_MIN_S + this.random.int(MAX_LAG_SET_S - GUARD_MAX_LAG_MIN_S + 1),
+        };
         break;
       case 1:
         change = { downAfterMs: SYSTEM_TIMING.downAfterMs + this.random.int(1500) };

@@ -106,6 +106,8 @@ function info(overrides: Partial<RedisInfo>): RedisInfo {
     connectedReplicas: [],
     keys: 10,
     loading: false,
+    rdbLastLoadKeys: null,
+    aofEnabled: false,
     configFile: '',
     uptimeSeconds: 100,
     minSlavesGoodSlaves: null,
@@ -441,6 +443,9 @@ describe('observeMaster: the replication ids of the committed master', () => {
     expect(l.ids).toEqual(['x']);
     // A master restarted from its RDB keeps its data: its new id joins the lineage.
     l = observeMaster(l, 1, M, { replId: 'reloaded', replId2: null, keys: 5 });
+    expect(l.ids).toEqual(['reloaded', 'x']);
+    // Restarted loading nothing, and a client wrote before anyone looked: not adopted either.
+    l = observeMaster(l, 1, M, { replId: 'fresh', replId2: null, keys: 1, noHistory: true });
     expect(l.ids).toEqual(['reloaded', 'x']);
   });
 });

@@ -18,7 +18,7 @@ import {
   type RedisRef,
 } from '../../../src/failover/redis.js';
 import type { RaftNode } from '../../../src/raft/node.js';
-import type { NodeId } from '../../../src/raft/types.js';
+import { type NodeId, RaftError } from '../../../src/raft/types.js';
 import { silentLogger } from '../../../src/util/log.js';
 import { Scheduler } from '../../sim/scheduler.js';
 import { shardSettings } from '../../support/shard-settings.js';
@@ -41,6 +41,9 @@ class FakeRedis {
   replId2 = '';
   offset = 0;
   keys = 0;
+  /** rdb_last_load_keys_loaded (null: not reported, as before Redis 7.0). */
+  loadedKeys: number | null = null;
+  secondReplOffset = -1;
   runId = newId();
   /** REPLICAOF runs, but the INFO after it times out. */
   infoAfterReconfigureTimesOut = false;
@@ -66,7 +69,9 @@ class FakeRedis {
       `master_replid:${this.replId}`,
       `master_replid2:${this.replId2 || '0'.repeat(40)}`,
       `master_repl_offset:${this.offset}`,
+      `second_repl_offset:${this.secondReplOffset}`,
       `db0:keys=${this.keys},expires=0`,
+      ...(this.loadedKeys === null ? [] : [`rdb_last_load_keys_loaded:${this.loadedKeys}`, 'aof_enabled:0']),
     ].join('\r\n');
   }
 }
@@ -143,8 +148,10 @@ class FakeRaft {
   voters: NodeId[] = [1];
   learners: NodeId[] = [];
   index = 0;
+  /** A leadership transfer under way (proposals are refused, as the real node does). */
+  transferee: NodeId = 0;
   /** Refuse the next proposals for which this returns true (a storage error, say). */
-  failProposal: ((cmd: { t: string; kind?: string }) => boolean) | null = null;
+  failProposal: ((cmd: { t: string; kind?: string; state?: string }) => boolean) | null = null;
   private listeners: ((e: { type: string }) => void)[] = [];
   constructor(readonly state: ClusterState) {}
 
@@ -155,7 +162,7 @@ class FakeRaft {
       term: this.term,
       leader: 1,
       leaderReady: true,
-      transferee: 0,
+      transferee: this.transferee,
       memberRole: 'voter',
       membership: {
         members: [
@@ -180,11 +187,16 @@ class FakeRaft {
   }
 
   async propose(data: Uint8Array) {
-    const cmd = JSON.parse(new TextDecoder().decode(data)) as { t: string; kind?: string };
+    const cmd = JSON.parse(new TextDecoder().decode(data)) as { t: string; kind?: string; state?: string };
     if (this.failProposal?.(cmd)) {
       this.failProposal = null;
       throw new Error('disk full');
     }
+    if (this.transferee !== 0)
+      throw new RaftError(
+        'transfer_in_progress',
+        `leadership is being transferred to node ${this.transferee}`,
+      );
     const index = ++this.index;
     const result = this.state.apply({ index, term: this.term, type: 'normal', data });
     for (const l of this.listeners) l({ type: 'applied' });
@@ -305,6 +317,28 @@ describe('a promotion whose outcome was lost (issue 9, also seen)', () => {
     expect(t.jobs().map((j) => j.state)).toEqual(['succeeded']);
     // One master only: R2 was never promoted.
     expect(t.r2.role).toBe('slave');
+  });
+
+  it('a job whose last update meets a leadership transfer that is called off (no event) is finished by the same leader (sim seed 214)', async () => {
+    const t = setup();
+    await run(t.s, 300);
+    // The transfer starts as the job records its success, and ends without a role change: the
+    // real RaftNode emits no event when a transfer is abandoned.
+    let transfers = 0;
+    t.raft.failProposal = (cmd) => {
+      if (cmd.t !== 'job.update' || cmd.state !== 'succeeded' || transfers++ > 0) return false;
+      t.raft.transferee = 2;
+      t.s.schedule(400, () => {
+        t.raft.transferee = 0;
+      });
+      return false;
+    };
+    t.m.up = false;
+    await run(t.s, 8000, () => t.jobs()[0]?.state === 'succeeded' && t.shard().pending === null);
+    expect(t.shard().master).toBe(R1);
+    // Not recorded as failed: the failover itself succeeded.
+    expect(t.jobs().map((j) => j.state)).toEqual(['succeeded']);
+    expect(t.shard().pending).toBeNull();
   });
 
   it('a job that fails by any path but abort() leaves no failover pending, and the next one succeeds', async () => {
@@ -506,6 +540,32 @@ describe('registration and the empty-restart guard (issue 9 item 8)', () => {
     await run(t.s, 1500, () => t.m.role === 'slave');
     expect(t.m.role).toBe('slave');
     expect(t.adapter.calls.filter((c) => c.startsWith(`${M} REPLICAOF`)).length).toBe(3);
+  });
+
+  it('a master that restarted loading nothing is demoted though a client wrote to it before any probe (sim seed 285)', async () => {
+    const t = setup();
+    await run(t.s, 600);
+    t.m.runId = newId();
+    t.m.replId = newId();
+    t.m.offset = 40;
+    t.m.keys = 1;
+    t.m.loadedKeys = 0;
+    await run(t.s, 1500, () => t.m.role === 'slave');
+    expect(t.m.role).toBe('slave');
+    expect([R1, R2]).toContain(t.m.upstream);
+  });
+
+  it('a master restarted from its RDB (it loaded keys) is left alone', async () => {
+    const t = setup();
+    await run(t.s, 600);
+    t.m.runId = newId();
+    t.m.replId2 = t.m.replId;
+    t.m.replId = newId();
+    t.m.secondReplOffset = t.m.offset + 1;
+    t.m.loadedKeys = t.m.keys;
+    await run(t.s, 1500);
+    expect(t.m.role).toBe('master');
+    expect(t.shard().master).toBe(M);
   });
 
   it('with no replica reachable, the empty master is still made a replica (of the best one last seen)', async () => {

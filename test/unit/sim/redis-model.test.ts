@@ -62,6 +62,8 @@ const EXPECTED: Record<string, Record<string, unknown>> = {
   waitCounts: { one: 1, twoOfOne: 1, onReplica: { err: 'ERR' } },
   persistenceRestart: {
     keys: 1,
+    loadedKeys: 1,
+    noHistory: false,
     newRunId: true,
     replid2IsOld: true,
     offsetKept: true,
@@ -73,6 +75,11 @@ const EXPECTED: Record<string, Record<string, unknown>> = {
   },
   emptyRestart: {
     aKeys: 0,
+    aLoadedKeys: 0,
+    aAof: false,
+    aWrittenKeys: 1,
+    aNoHistoryAfterWrite: true,
+    bLoadedKeys: 0,
     aRole: 'master',
     aNewRunId: true,
     aNewReplid: true,
