@@ -16,7 +16,8 @@
  *
  * - `replicas-die`: both replica redis-servers SIGKILLed (and not restarted);
  * - `replica-restart`: one replica SIGKILLed and started again at once (empty: it full-syncs);
- * - `replicas-restart`: both replicas SIGKILLed and started again at once.
+ * - `replicas-restart`: both replicas SIGKILLed and started again at once;
+ * - `healthy`: nothing fails (30 s): what the guard refuses on a healthy shard.
  *
  * Figures, over a window of `window_ms` from the kill: `refused` (writes answered -NOREPLICAS),
  * `first_refused_ms` (from the kill), `refusing_ms` (from the first refused write to the first
@@ -243,9 +244,15 @@ interface Scenario {
   kill: number[];
   /** Start them again at once (empty: they full-sync). */
   restart: boolean;
+  /** Its own window (a rare event needs a longer one). */
+  windowMs?: number;
 }
 
 const SCENARIOS: Scenario[] = [
+  // Nothing fails: what a healthy shard refuses. Replicas ACK once a second and Redis counts the
+  // lag in whole seconds, so a max-lag of 1 s refuses writes now and then (the reason raftinel's
+  // min_replicas_max_lag is at least 2 s).
+  { id: 'healthy', what: 'nothing fails', kill: [], restart: false, windowMs: 30_000 },
   { id: 'replicas-die', what: 'both replicas SIGKILLed', kill: [1, 2], restart: false },
   { id: 'replica-restart', what: 'one replica SIGKILLed and restarted at once', kill: [1], restart: true },
   {
@@ -261,6 +268,7 @@ async function trial(
   sc: Scenario,
   windowMs: number,
 ): Promise<Refusals & { minReplicas: string; resyncedMs: number | null }> {
+  windowMs = sc.windowMs ?? windowMs;
   const d = await sys.deploy();
   const master = d.redis[0]!;
   const minReplicas = await minReplicasOf(master);
@@ -331,7 +339,7 @@ const fence: Benchmark = {
           config: sys.config,
           min_replicas: [...new Set(rs.map((r) => r.minReplicas))].join(', '),
           trials: n,
-          window_ms: windowMs,
+          window_ms: sc.windowMs ?? windowMs,
           first_refused_ms: summary(rs.map((r) => r.firstRefusedMs)).median,
           refusing_ms: refusing.median,
           refusing_max_ms: refusing.max,

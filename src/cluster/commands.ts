@@ -81,6 +81,8 @@ const command = z.discriminatedUnion('t', [
     jobId: z.string().nullable(),
     atMs: z.number(),
     reason: z.string(),
+    /** The run id of the server promoted (absent in entries from before it was recorded). */
+    runId: z.string().optional(),
   }),
   z.object({
     t: z.literal('shard.failover.abort'),

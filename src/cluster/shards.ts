@@ -45,6 +45,8 @@ export interface FailoverRecord {
   jobId: string | null;
   atMs: number;
   reason: string;
+  /** Run id of the server the decision named (that incarnation was chosen; absent in old entries). */
+  runId?: string;
 }
 
 export interface Shard {
@@ -106,6 +108,7 @@ export type ShardCommand =
       jobId: string | null;
       atMs: number;
       reason: string;
+      runId?: string;
     }
   | { t: 'shard.failover.abort'; name: string; epoch: number; reason: string; atMs: number }
   | { t: 'shard.guard'; name: string; epoch: number; replicas: number; reason: string };
@@ -222,6 +225,7 @@ export function applyShardCommand(shards: Map<string, Shard>, cmd: ShardCommand)
         jobId: cmd.jobId,
         atMs: cmd.atMs,
         reason: cmd.reason,
+        ...(cmd.runId !== undefined ? { runId: cmd.runId } : {}),
       };
       shard.master = cmd.master;
       shard.epoch = cmd.epoch;

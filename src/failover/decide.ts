@@ -153,6 +153,74 @@ export function observeMaster(
   return l;
 }
 
+/** What the leader last saw of a candidate that did not answer now. */
+export interface UnreachableCandidate {
+  addr: string;
+  /** Its last INFO (null: never seen). */
+  last: { role: 'master' | 'slave'; replId: string; offset: number } | null;
+  /** How long it has been failing (ms). */
+  failingForMs: number;
+}
+
+/**
+ * Should an automatic failover wait instead of promoting `best`? Yes when a candidate that does
+ * not answer right now was last seen holding more of the master's history (a replica with one of
+ * the lineage's ids at a higher offset) and has been failing for less than down_after_ms: it is
+ * stalled or briefly cut off, not down, and promoting `best` would lose what only it holds (found
+ * by the system simulation, seed 349: a replica restored from an older RDB was promoted while the
+ * up-to-date one was stalled for 1.7 s). Returns that candidate and why, or null. Bounded: once it
+ * has failed for down_after_ms it counts as down and the failover goes on without it. Pure.
+ */
+export function waitForAheadCandidate(args: {
+  best: { addr: string; offset: number };
+  unreachable: readonly UnreachableCandidate[];
+  lineage: MasterLineage | null;
+  downAfterMs: number;
+}): { addr: string; reason: string } | null {
+  const known = args.lineage?.ids ?? [];
+  for (const u of args.unreachable) {
+    const last = u.last;
+    if (last?.role !== 'slave' || !known.includes(last.replId)) continue;
+    if (last.offset <= args.best.offset || u.failingForMs >= args.downAfterMs) continue;
+    return {
+      addr: u.addr,
+      reason:
+        `waiting for ${u.addr}: it was last seen ${last.offset - args.best.offset} bytes ahead of ` +
+        `${args.best.addr} and has been unreachable for ${Math.round(u.failingForMs)} ms, less than ` +
+        `down_after_ms (${args.downAfterMs})`,
+    };
+  }
+  return null;
+}
+
+/**
+ * Fold the lineage a voting daemon reported for the same epoch and master into ours: its ids join
+ * after our own (our newest stays first). A daemon that restarted after the master lost its
+ * history (say, restarted empty) has seen only the new id; the others remember the history its
+ * replicas hold (found by the system simulation, seed 846: a just-restarted leader refused the
+ * only replica holding the data). Pure.
+ */
+export function mergeLineage(
+  prev: MasterLineage | undefined,
+  reported: { epoch: number; master: string; ids: readonly string[] },
+  committed: { epoch: number; master: string | null },
+): MasterLineage | undefined {
+  if (reported.epoch !== committed.epoch || reported.master !== committed.master) return prev;
+  if (!prev || prev.epoch !== reported.epoch || prev.master !== reported.master) {
+    // We saw nothing of this master (it died before we looked): the reporter did.
+    if (reported.ids.length === 0) return prev;
+    return {
+      epoch: reported.epoch,
+      master: reported.master,
+      ids: reported.ids.slice(0, MAX_LINEAGE_IDS),
+      lastKeys: 0,
+    };
+  }
+  const extra = reported.ids.filter((id) => !prev.ids.includes(id));
+  if (extra.length === 0) return prev;
+  return { ...prev, ids: [...prev.ids, ...extra].slice(0, MAX_LINEAGE_IDS) };
+}
+
 export interface CandidateRanking {
   ranked: RankedCandidate[];
   rejected: { addr: string; reason: string }[];

@@ -28,9 +28,11 @@ import {
   type CandidateFacts,
   judgeDown,
   type MasterLineage,
+  mergeLineage,
   observeMaster,
   type ReceivedReport,
   rankCandidates,
+  waitForAheadCandidate,
 } from './decide.js';
 import { type NodeReport, type NodeView, type ProbeReport, Prober, type ProbeTarget } from './prober.js';
 import type { RedisAdapter, RedisInfo } from './redis.js';
@@ -74,6 +76,16 @@ const EMPTY_GUARD_RETRY_MS = 100;
 function isLiveReplica(v: NodeView | undefined): boolean {
   return !!v && !v.failing && v.info?.role === 'slave';
 }
+
+/** A follower's lineage of one shard's master, sent with its probe report. */
+interface ReportedLineage {
+  shard: string;
+  epoch: number;
+  master: string;
+  ids: readonly string[];
+}
+/** Lineages a report carries at most (one per shard). */
+const REPORT_LINEAGES_MAX = 10_000;
 
 export class FailoverEngine {
   readonly prober: Prober;
@@ -178,9 +190,12 @@ export class FailoverEngine {
     if (this.reporting || st.leader === 0 || st.memberRole === null) return;
     this.reporting = true;
     try {
+      const lineages: ReportedLineage[] = [...this.lineage]
+        .slice(0, REPORT_LINEAGES_MAX)
+        .map(([shard, l]) => ({ shard, epoch: l.epoch, master: l.master, ids: l.ids }));
       const r = await this.o.callLeader('probe.report', {
         from: this.o.nodeId,
-        report: this.prober.report(),
+        report: { ...this.prober.report(), lineages },
       });
       const reachable = (r.body as { reachable?: unknown } | undefined)?.reachable;
       if (Array.isArray(reachable)) {
@@ -227,6 +242,24 @@ export class FailoverEngine {
       stalledRecently: b.report.stalledRecently === true,
       nodes,
     });
+    // What the reporter remembers of each master's replication ids (see mergeLineage).
+    const lineages = (b.report as { lineages?: unknown }).lineages;
+    if (Array.isArray(lineages)) {
+      for (const r of lineages.slice(0, REPORT_LINEAGES_MAX) as Partial<ReportedLineage>[]) {
+        if (typeof r?.shard !== 'string' || typeof r.epoch !== 'number' || typeof r.master !== 'string')
+          continue;
+        if (!Array.isArray(r.ids)) continue;
+        const ids = r.ids.filter((id): id is string => typeof id === 'string' && /^[0-9a-f]{40}$/.test(id));
+        const shard = this.o.state.shards.get(r.shard);
+        if (!shard) continue;
+        const next = mergeLineage(
+          this.lineage.get(r.shard),
+          { epoch: r.epoch, master: r.master, ids },
+          { epoch: shard.epoch, master: shard.master },
+        );
+        if (next) this.lineage.set(r.shard, next);
+      }
+    }
     for (const shard of this.o.state.shards.values()) {
       const n = shard.master ? nodes.get(shard.master) : undefined;
       if (n?.role === 'master' && typeof n.replId === 'string')
@@ -454,7 +487,28 @@ export class FailoverEngine {
       force: opts.force,
       lineage: this.lineageOf(shard.name),
     });
-    const best = ranking.ranked[0];
+    let best = ranking.ranked[0];
+    if (best && !opts.force) {
+      const wait = waitForAheadCandidate({
+        best,
+        unreachable: facts
+          .filter((f) => f.info === null)
+          .map((f) => {
+            const info = this.prober.view(f.node.addr)?.info;
+            return {
+              addr: f.node.addr,
+              last: info ? { role: info.role, replId: info.replId, offset: info.offset } : null,
+              failingForMs: this.prober.downForMs(f.node.addr),
+            };
+          }),
+        lineage: this.lineageOf(shard.name),
+        downAfterMs: shard.settings.downAfterMs,
+      });
+      if (wait) {
+        ranking.rejected.push({ addr: best.addr, reason: wait.reason });
+        best = undefined;
+      }
+    }
     this.log.debug(
       {
         shard: shard.name,
@@ -698,8 +752,15 @@ export class FailoverEngine {
     throw new JobFailed(reason);
   }
 
-  /** REPLICAOF NO ONE on `to`, until it reports role:master (read on the same connection). */
-  private async promote(ctx: JobContext, to: ShardNode, budgetMs: number): Promise<string | null> {
+  /**
+   * REPLICAOF NO ONE on `to`, until it reports role:master (read on the same connection).
+   * Returns the run id of the server that reported it, or the error.
+   */
+  private async promote(
+    ctx: JobContext,
+    to: ShardNode,
+    budgetMs: number,
+  ): Promise<{ runId: string } | { error: string }> {
     const deadline = ctx.clock.nowMs() + budgetMs;
     let lastErr = 'no answer';
     let rewriteConfig = this.prober.view(to.addr)?.info?.configFile !== '';
@@ -711,24 +772,27 @@ export class FailoverEngine {
           rewriteConfig,
           timeoutMs: REDIS_TIMEOUT_MS,
         });
-        if (after.role === 'master') return null;
+        if (after.role === 'master') return { runId: after.runId };
         rewriteConfig = after.configFile !== '';
         lastErr = 'still reports role:slave';
       } catch (err) {
         lastErr = (err as Error).message;
         // REPLICAOF NO ONE may have run and only the INFO after it failed (timed out): the outcome
         // is unknown, not failed. Read the role again before trying anything else.
-        if (await this.reportsMaster(to)) return null;
+        const runId = await this.reportsMaster(to);
+        if (runId !== null) return { runId };
       }
       await ctx.sleep(10);
     }
-    if (await this.reportsMaster(to)) return null;
-    return `${to.addr} did not become master within ${budgetMs} ms: ${lastErr}`;
+    const runId = await this.reportsMaster(to);
+    if (runId !== null) return { runId };
+    return { error: `${to.addr} did not become master within ${budgetMs} ms: ${lastErr}` };
   }
 
-  private async reportsMaster(node: ShardNode): Promise<boolean> {
+  /** The run id of `node` when it reports role:master, else null. */
+  private async reportsMaster(node: ShardNode): Promise<string | null> {
     const info = await this.o.adapter.info(refOf(node), REDIS_TIMEOUT_MS).catch(() => null);
-    return info?.role === 'master';
+    return info?.role === 'master' ? info.runId : null;
   }
 
   private async commitMaster(
@@ -738,6 +802,7 @@ export class FailoverEngine {
     to: string,
     kind: FailoverKind,
     reason: string,
+    runId: string,
   ): Promise<void> {
     const r = await proposeCommand(ctx.raft, {
       t: 'shard.master',
@@ -749,6 +814,7 @@ export class FailoverEngine {
       jobId: ctx.job.id,
       atMs: ctx.clock.wallMs(),
       reason,
+      runId,
     });
     if (!r.ok) throw new JobFailed(`could not commit the new master: ${r.error}`);
     ctx.log.warn({ shard: shard.name, epoch, master: to }, 'new master committed');
@@ -795,9 +861,17 @@ export class FailoverEngine {
     const node = findNode(shard, to);
     if (!node) return this.abort(ctx, shard, epoch, `${to} is no longer a node of ${shard.name}`);
     ctx.log.warn({ shard: shard.name, epoch, to }, 'promoting');
-    const err = await this.promote(ctx, node, Math.max(2000, shard.settings.downAfterMs));
-    if (err) return this.abort(ctx, shard, epoch, err);
-    await this.commitMaster(ctx, shard, epoch, to, kind, String(ctx.job.params.reason ?? kind));
+    const promoted = await this.promote(ctx, node, Math.max(2000, shard.settings.downAfterMs));
+    if ('error' in promoted) return this.abort(ctx, shard, epoch, promoted.error);
+    await this.commitMaster(
+      ctx,
+      shard,
+      epoch,
+      to,
+      kind,
+      String(ctx.job.params.reason ?? kind),
+      promoted.runId,
+    );
     await ctx.step('re-pointing the other nodes');
     const failed = await this.repointOthers(ctx, shard, to);
     return {
@@ -905,8 +979,9 @@ export class FailoverEngine {
         );
       }
     }
-    const err = await this.promote(ctx, newNode, Math.max(500, pauseMs / 4));
-    if (err) {
+    const promoted = await this.promote(ctx, newNode, Math.max(500, pauseMs / 4));
+    if ('error' in promoted) {
+      const err = promoted.error;
       // Roll back: the old master has everything the target has; make it master again.
       await this.assertToken(ctx, epoch, 'pending');
       await this.o.adapter
@@ -918,7 +993,7 @@ export class FailoverEngine {
       await unpauseOld();
       return this.abort(ctx, shard, epoch, `${err}; switchover rolled back, ${from} is the master again`);
     }
-    await this.commitMaster(ctx, shard, epoch, to, 'switchover', 'switchover');
+    await this.commitMaster(ctx, shard, epoch, to, 'switchover', 'switchover', promoted.runId);
     await this.assertToken(ctx, epoch, 'committed');
     // Only now, with the new master named and +switch-master published, close the old master's
     // client connections (REPLICAOF of the same master is a no-op; the transaction's CLIENT KILLs
@@ -1124,6 +1199,7 @@ export class FailoverEngine {
       jobId: null,
       atMs: this.o.clock.wallMs(),
       reason: `${best.n.addr} reports role:master with ${best.info.keys} keys (the most of ${masters.length} masters)`,
+      runId: best.info.runId,
     });
     if (r.ok) {
       this.masterlessSinceMs.delete(name);
@@ -1171,6 +1247,20 @@ export class FailoverEngine {
   }
 
   /**
+   * Was this incarnation of `addr` (its run id) named master by a committed decision of the current
+   * epoch? Then the group chose it after its restart, knowing what it holds: the guard must not
+   * demote it (a role change nobody committed, and the epoch's writes live only on it).
+   */
+  private chosenSinceRestart(addr: string, runId: string): boolean {
+    for (const shard of this.o.state.shards.values()) {
+      if (shard.master !== addr) continue;
+      const last = shard.history.at(-1);
+      if (last && last.epoch === shard.epoch && last.to === addr && last.runId === runId) return true;
+    }
+    return false;
+  }
+
+  /**
    * Every round, until each node that restarted after holding keys is no longer both empty and
    * masterful: demote it (guardEmptyRestart). Not once per restart: the first attempt can fail
    * (the node still loading, a connection not yet re-established), and a replica reconnects
@@ -1182,7 +1272,12 @@ export class FailoverEngine {
       const v = this.prober.view(addr);
       const info = v?.info;
       const behind = info && !info.loading ? this.restartedBehind(addr, g.historyBefore, info) : null;
-      if (!v || info?.role === 'slave' || (info && !info.loading && !holdsNoHistory(info) && !behind)) {
+      if (
+        !v ||
+        info?.role === 'slave' ||
+        (info && !info.loading && !holdsNoHistory(info) && !behind) ||
+        (info && this.chosenSinceRestart(addr, info.runId))
+      ) {
         this.emptyRestarted.delete(addr);
         continue;
       }

@@ -66,6 +66,8 @@ function fenceBoundMs(maxLagS: number): number {
 }
 /** A reply travels up to this long after the write it acknowledges ran. */
 const ACK_SKEW_MS = 5;
+/** Converged means converged for this long (virtual ms). */
+const CONVERGE_STABLE_MS = 1000;
 /** After the faults stop, the shard must converge within this much virtual time. */
 const CONVERGE_BOUND_MS = 60_000;
 /** Every request (client write, RPC, proposal) is answered within this bound. */
@@ -1147,11 +1149,19 @@ export async function runSystemSeed(
     const forceAfterMs = SYSTEM_TIMING.downAfterMs + 10_000;
     let nextForceAt = sys.s.now + forceAfterMs;
     let why: string | null = 'not yet';
+    let stableSince: number | null = null;
     while (sys.s.now < deadline) {
       sys.clientRound();
       await sys.runFor(50);
       why = sys.converged();
-      if (why === null) break;
+      // Converged and staying so: a state the daemons are about to change (an empty restarted
+      // master its replicas re-attached to, before the guard demotes it) is not the end.
+      if (why === null) {
+        stableSince ??= sys.s.now;
+        if (sys.s.now - stableSince >= CONVERGE_STABLE_MS) break;
+        continue;
+      }
+      stableSince = null;
       if (sys.s.now >= nextForceAt) {
         const to = sys.historyLostForcedTarget();
         if (to) sys.forceFailover(to);

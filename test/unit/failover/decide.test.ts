@@ -3,10 +3,12 @@ import type { Shard, ShardNode } from '../../../src/cluster/shards.js';
 import {
   judgeDown,
   type MasterLineage,
+  mergeLineage,
   observeMaster,
   type ReceivedReport,
   rankCandidates,
   votesNeeded,
+  waitForAheadCandidate,
 } from '../../../src/failover/decide.js';
 import type { NodeReport } from '../../../src/failover/prober.js';
 import { parseInfo, type RedisInfo } from '../../../src/failover/redis.js';
@@ -513,5 +515,45 @@ describe('judgeDown: the shard quorum (issue 9, also seen)', () => {
     expect(judgeDown({ ...five, voters: [1], selfDownForMs: 1500, reports: new Map(), quorum: 2 }).down).toBe(
       true,
     );
+  });
+});
+
+describe('waitForAheadCandidate: a briefly unreachable replica that holds more (sim seed 349)', () => {
+  const lineage = { epoch: 2, master: M, ids: ['h2', 'h1'], lastKeys: 10 };
+  const best = { addr: '10.0.0.5:6379', offset: 81_009 };
+  const stalled = (o: Partial<{ offset: number; failingForMs: number; replId: string }> = {}) => ({
+    addr: '10.0.0.3:6379',
+    last: { role: 'slave' as const, replId: o.replId ?? 'h2', offset: o.offset ?? 88_000 },
+    failingForMs: o.failingForMs ?? 1300,
+  });
+
+  it('waits while it has failed for less than down_after_ms, and says why', () => {
+    const w = waitForAheadCandidate({ best, unreachable: [stalled()], lineage, downAfterMs: 3000 });
+    expect(w?.addr).toBe('10.0.0.3:6379');
+    expect(w?.reason).toMatch(/6991 bytes ahead of 10\.0\.0\.5:6379 .* unreachable for 1300 ms/);
+  });
+
+  it('goes on once it counts as down, when it holds no more, or when it is not of the history', () => {
+    const args = { best, lineage, downAfterMs: 3000 };
+    expect(waitForAheadCandidate({ ...args, unreachable: [stalled({ failingForMs: 3000 })] })).toBeNull();
+    expect(waitForAheadCandidate({ ...args, unreachable: [stalled({ offset: 81_009 })] })).toBeNull();
+    expect(waitForAheadCandidate({ ...args, unreachable: [stalled({ replId: 'other' })] })).toBeNull();
+    expect(
+      waitForAheadCandidate({ ...args, unreachable: [{ addr: 'x:1', last: null, failingForMs: 10 }] }),
+    ).toBeNull();
+  });
+});
+
+describe('mergeLineage: ids another daemon remembers (sim seed 846)', () => {
+  it("adds a voter's ids of the same epoch and master after ours, and ignores other epochs", () => {
+    const ours = { epoch: 1, master: M, ids: ['empty'], lastKeys: 0 };
+    const committed = { epoch: 1, master: M };
+    const merged = mergeLineage(ours, { epoch: 1, master: M, ids: ['data', 'empty'] }, committed);
+    expect(merged?.ids).toEqual(['empty', 'data']);
+    expect(mergeLineage(ours, { epoch: 2, master: M, ids: ['data'] }, committed)).toBe(ours);
+    expect(mergeLineage(ours, { epoch: 1, master: 'other:1', ids: ['data'] }, committed)).toBe(ours);
+    // None of our own (the master died before this daemon looked): the reporter's, if current.
+    expect(mergeLineage(undefined, { epoch: 1, master: M, ids: ['data'] }, committed)?.ids).toEqual(['data']);
+    expect(mergeLineage(undefined, { epoch: 0, master: M, ids: ['data'] }, committed)).toBeUndefined();
   });
 });

@@ -281,6 +281,33 @@ function setup(
   return { s, state, raft, adapter, engine, runner, m, r1, r2, shard, jobs };
 }
 
+/** Commit a failover decision of epoch 1 from M (job j1), as a leader would. */
+async function beginFailoverOf(
+  raft: FakeRaft,
+  o: {
+    to: string;
+    kind: 'auto' | 'forced';
+    state: 'running' | 'failed';
+    reason: string | null;
+    origin: number;
+  },
+): Promise<void> {
+  const job = {
+    id: 'j1',
+    kind: 'shard.failover' as const,
+    params: { shard: SHARD, epoch: 1, from: M, to: o.to, kind: o.kind, reason: 'test' },
+    state: o.state,
+    reason: o.reason,
+    step: 'started',
+    result: null,
+    createdAtMs: 0,
+    updatedAtMs: 0,
+    origin: o.origin,
+  };
+  const cmd = { t: 'shard.failover.begin' as const, name: SHARD, expectEpoch: 0, epoch: 1, from: M };
+  await raft.propose(encodeCommand({ ...cmd, to: o.to, kind: o.kind, jobId: 'j1', atMs: 0, job }));
+}
+
 async function run(s: Scheduler, ms: number, until?: () => boolean): Promise<void> {
   const end = s.now + ms;
   while (s.now < end) {
@@ -361,32 +388,7 @@ describe('a promotion whose outcome was lost (issue 9, also seen)', () => {
     const t = setup();
     await run(t.s, 300);
     // As after a crash between the job's failure and its abort: the job failed, the shard pending.
-    const job = {
-      id: 'j1',
-      kind: 'shard.failover' as const,
-      params: { shard: SHARD, epoch: 1, from: M, to: R1, kind: 'auto', reason: 'test' },
-      state: 'failed' as const,
-      reason: 'lost',
-      step: 'started',
-      result: null,
-      createdAtMs: 0,
-      updatedAtMs: 0,
-      origin: 1,
-    };
-    await t.raft.propose(
-      encodeCommand({
-        t: 'shard.failover.begin',
-        name: SHARD,
-        expectEpoch: 0,
-        epoch: 1,
-        from: M,
-        to: R1,
-        kind: 'auto',
-        jobId: 'j1',
-        atMs: 0,
-        job,
-      }),
-    );
+    await beginFailoverOf(t.raft, { to: R1, kind: 'auto', state: 'failed', reason: 'lost', origin: 1 });
     expect(t.shard().pending?.jobId).toBe('j1');
     await run(t.s, 1500, () => t.shard().pending === null);
     expect(t.shard().pending).toBeNull();
@@ -566,6 +568,34 @@ describe('registration and the empty-restart guard (issue 9 item 8)', () => {
     await run(t.s, 1500);
     expect(t.m.role).toBe('master');
     expect(t.shard().master).toBe(M);
+  });
+
+  it('a node the group promoted after its restart is not demoted by a daemon that notices the restart later (sim seed 349)', async () => {
+    const t = setup({ nodes: [node(M), node(R1), node(R2, { priority: 0 })] });
+    await run(t.s, 600);
+    // R1 restarts from an older RDB (as a master continuing M's history, behind R2) while this
+    // daemon cannot reach it.
+    t.r1.up = false;
+    await run(t.s, 300);
+    t.r1.runId = newId();
+    t.r1.role = 'master';
+    t.r1.upstream = null;
+    t.r1.replId2 = t.r1.replId;
+    t.r1.replId = newId();
+    t.r1.offset = 4000;
+    t.r1.secondReplOffset = 4001;
+    t.r1.keys = 90;
+    t.r1.up = true;
+    t.m.up = false;
+    // Another leader already decided to promote it, knowing what it holds (forced here).
+    await beginFailoverOf(t.raft, { to: R1, kind: 'forced', state: 'running', reason: null, origin: 2 });
+    await run(t.s, 3000, () => t.shard().master === R1 && t.shard().pending === null);
+    expect(t.shard().master).toBe(R1);
+    expect(t.shard().history.at(-1)?.runId).toBe(t.r1.runId);
+    await run(t.s, 2000);
+    // This incarnation was chosen by a committed decision: no daemon demotes it.
+    expect(t.r1.role).toBe('master');
+    expect(t.adapter.calls.filter((c) => c.startsWith(`${R1} REPLICAOF ${R2}`))).toEqual([]);
   });
 
   it('with no replica reachable, the empty master is still made a replica (of the best one last seen)', async () => {
