@@ -113,6 +113,26 @@ export interface MasterLineage {
   ids: string[];
   /** Keys the master held at its last observation (an empty restart is not adopted, see below). */
   lastKeys: number;
+  /**
+   * Ids the master continued from (its master_replid2, first seen so), each with the first offset
+   * of that history the master does not hold (its second_repl_offset). A server holding such an
+   * id at or past it went on in that history without the master: the old master that kept
+   * accepting writes after the failover (found by the system simulation, seed 1209: it was
+   * promoted over the replica holding the epoch's writes). An id also seen as the master's own is
+   * not bounded. Absent: none bounded.
+   */
+  bounds?: Record<string, number>;
+}
+
+/**
+ * Does a server with replication id `replId` at `offset` hold the master's history (a prefix of
+ * it)? Its id is one of the lineage's, and short of where the master left it when that is an id
+ * the master continued from (Redis accepts a PSYNC of replid2 only up to second_repl_offset).
+ */
+export function holdsLineage(lineage: MasterLineage, replId: string, offset: number): boolean {
+  if (!lineage.ids.includes(replId)) return false;
+  const bound = lineage.bounds?.[replId];
+  return bound === undefined || offset < bound;
 }
 
 /** Most ids kept per lineage (restarts of a master with persistence each add one). */
@@ -135,18 +155,25 @@ export function observeMaster(
     keys: number;
     /** holdsNoHistory (redis.ts): empty, or started loading nothing (keys written since). */
     noHistory?: boolean;
+    /** second_repl_offset: where replId2's history ends for the master (-1 or absent: unknown). */
+    secondReplOffset?: number | null | undefined;
   },
 ): MasterLineage {
   const l: MasterLineage =
     prev && prev.epoch === epoch && prev.master === master
-      ? { ...prev, ids: [...prev.ids] }
-      : { epoch, master, ids: [], lastKeys: 0 };
+      ? { ...prev, ids: [...prev.ids], bounds: { ...prev.bounds } }
+      : { epoch, master, ids: [], lastKeys: 0, bounds: {} };
   if (!obs.replId) return l;
   if (!l.ids.includes(obs.replId)) {
     const emptyRestart = l.ids.length > 0 && l.lastKeys > 0 && (obs.keys === 0 || obs.noHistory === true);
     if (emptyRestart) return l;
     l.ids.unshift(obs.replId);
-    if (obs.replId2 && !l.ids.includes(obs.replId2)) l.ids.splice(1, 0, obs.replId2);
+    delete l.bounds![obs.replId];
+    if (obs.replId2 && !l.ids.includes(obs.replId2)) {
+      l.ids.splice(1, 0, obs.replId2);
+      if (typeof obs.secondReplOffset === 'number' && obs.secondReplOffset > 0)
+        l.bounds![obs.replId2] = obs.secondReplOffset;
+    }
     l.ids.length = Math.min(l.ids.length, MAX_LINEAGE_IDS);
   }
   l.lastKeys = obs.keys;
@@ -177,10 +204,10 @@ export function waitForAheadCandidate(args: {
   lineage: MasterLineage | null;
   downAfterMs: number;
 }): { addr: string; reason: string } | null {
-  const known = args.lineage?.ids ?? [];
+  const lineage = args.lineage;
   for (const u of args.unreachable) {
     const last = u.last;
-    if (last?.role !== 'slave' || !known.includes(last.replId)) continue;
+    if (last?.role !== 'slave' || !lineage || !holdsLineage(lineage, last.replId, last.offset)) continue;
     if (last.offset <= args.best.offset || u.failingForMs >= args.downAfterMs) continue;
     return {
       addr: u.addr,
@@ -202,23 +229,39 @@ export function waitForAheadCandidate(args: {
  */
 export function mergeLineage(
   prev: MasterLineage | undefined,
-  reported: { epoch: number; master: string; ids: readonly string[] },
+  reported: {
+    epoch: number;
+    master: string;
+    ids: readonly string[];
+    /** Its bounds (MasterLineage.bounds); absent from a daemon that keeps none (says nothing). */
+    bounds?: Readonly<Record<string, number>>;
+  },
   committed: { epoch: number; master: string | null },
 ): MasterLineage | undefined {
   if (reported.epoch !== committed.epoch || reported.master !== committed.master) return prev;
   if (!prev || prev.epoch !== reported.epoch || prev.master !== reported.master) {
     // We saw nothing of this master (it died before we looked): the reporter did.
     if (reported.ids.length === 0) return prev;
-    return {
-      epoch: reported.epoch,
-      master: reported.master,
-      ids: reported.ids.slice(0, MAX_LINEAGE_IDS),
-      lastKeys: 0,
-    };
+    const ids = reported.ids.slice(0, MAX_LINEAGE_IDS);
+    const bounds = Object.fromEntries(
+      Object.entries(reported.bounds ?? {}).filter(([id]) => ids.includes(id)),
+    );
+    return { epoch: reported.epoch, master: reported.master, ids, lastKeys: 0, bounds };
   }
   const extra = reported.ids.filter((id) => !prev.ids.includes(id));
-  if (extra.length === 0) return prev;
-  return { ...prev, ids: [...prev.ids, ...extra].slice(0, MAX_LINEAGE_IDS) };
+  const rb = reported.bounds;
+  const bounds = { ...prev.bounds };
+  let changed = extra.length > 0;
+  for (const id of extra) if (rb?.[id] !== undefined) bounds[id] = rb[id];
+  // An id the reporter knows unbounded was seen as the master's own: the whole of it is history.
+  if (rb)
+    for (const id of reported.ids)
+      if (bounds[id] !== undefined && rb[id] === undefined && prev.ids.includes(id)) {
+        delete bounds[id];
+        changed = true;
+      }
+  if (!changed) return prev;
+  return { ...prev, ids: [...prev.ids, ...extra].slice(0, MAX_LINEAGE_IDS), bounds };
 }
 
 export interface CandidateRanking {
@@ -320,6 +363,13 @@ export function rankCandidates(args: {
         rejected.push({
           addr,
           reason: `has not completed a sync with the master: its replication id ${f.info.replId || '?'} is not one the master was seen with`,
+        });
+        continue;
+      }
+      if (args.lineage && known && !holdsLineage(args.lineage, f.info.replId, f.info.offset)) {
+        rejected.push({
+          addr,
+          reason: `diverged from the master's history: it holds ${f.info.replId} up to offset ${f.info.offset}, which the master left at ${args.lineage.bounds?.[f.info.replId]} (an old master that went on accepting writes?)`,
         });
         continue;
       }

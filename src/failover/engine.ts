@@ -83,6 +83,7 @@ interface ReportedLineage {
   epoch: number;
   master: string;
   ids: readonly string[];
+  bounds?: Readonly<Record<string, number>>;
 }
 /** Lineages a report carries at most (one per shard). */
 const REPORT_LINEAGES_MAX = 10_000;
@@ -192,7 +193,13 @@ export class FailoverEngine {
     try {
       const lineages: ReportedLineage[] = [...this.lineage]
         .slice(0, REPORT_LINEAGES_MAX)
-        .map(([shard, l]) => ({ shard, epoch: l.epoch, master: l.master, ids: l.ids }));
+        .map(([shard, l]) => ({
+          shard,
+          epoch: l.epoch,
+          master: l.master,
+          ids: l.ids,
+          bounds: l.bounds ?? {},
+        }));
       const r = await this.o.callLeader('probe.report', {
         from: this.o.nodeId,
         report: { ...this.prober.report(), lineages },
@@ -252,9 +259,17 @@ export class FailoverEngine {
         const ids = r.ids.filter((id): id is string => typeof id === 'string' && /^[0-9a-f]{40}$/.test(id));
         const shard = this.o.state.shards.get(r.shard);
         if (!shard) continue;
+        const bounds =
+          r.bounds && typeof r.bounds === 'object'
+            ? Object.fromEntries(
+                Object.entries(r.bounds).filter(
+                  ([id, b]) => ids.includes(id) && typeof b === 'number' && Number.isFinite(b),
+                ),
+              )
+            : undefined;
         const next = mergeLineage(
           this.lineage.get(r.shard),
-          { epoch: r.epoch, master: r.master, ids },
+          { epoch: r.epoch, master: r.master, ids, ...(bounds ? { bounds } : {}) },
           { epoch: shard.epoch, master: shard.master },
         );
         if (next) this.lineage.set(r.shard, next);
@@ -266,6 +281,7 @@ export class FailoverEngine {
         this.noteMaster(shard, {
           replId: n.replId,
           replId2: n.replId2 ?? null,
+          secondReplOffset: typeof n.secondReplOffset === 'number' ? n.secondReplOffset : null,
           keys: typeof n.keys === 'number' ? n.keys : 0,
           noHistory: n.noHistory === true,
         });
@@ -297,6 +313,7 @@ export class FailoverEngine {
         this.noteMaster(shard, {
           replId: info.replId,
           replId2: info.replId2,
+          secondReplOffset: info.secondReplOffset,
           keys: info.keys,
           noHistory: holdsNoHistory(info),
         });
@@ -1247,6 +1264,34 @@ export class FailoverEngine {
   }
 
   /**
+   * May a replica still turn out to be ahead of `addr`'s restored point? While another node of its
+   * shards does not answer (cut off, down), its state is unknown: it may hold the history from
+   * before the restart further than the RDB did, and full-resync from `addr` (losing that) as soon
+   * as it reaches it. The guard waits to see it (found by the system simulation, seed 1373: the
+   * daemon that saw the restart was cut off from the replicas, dropped the guard, and when the
+   * partition healed a replica ahead resynced from the restarted master). Unless `addr` already
+   * took writes on its new history, or serves a replica on it: that history is then the one its
+   * clients write to, and demoting it would lose those writes (so a replica that comes back hours
+   * later does not demote a master that has worked since).
+   */
+  private restartUndecided(addr: string, info: RedisInfo): boolean {
+    if (info.secondReplOffset > 0 && info.offset > info.secondReplOffset - 1) return false;
+    let unknown = false;
+    for (const shard of this.o.state.shards.values()) {
+      if (!findNode(shard, addr)) continue;
+      for (const n of shard.nodes) {
+        if (n.addr === addr) continue;
+        const v = this.prober.view(n.addr);
+        const r = v?.info;
+        if (!v || v.failing || !r) unknown = true;
+        else if (r.role === 'slave' && upstreamOf(r) === addr && r.masterLinkUp && r.replId === info.replId)
+          return false;
+      }
+    }
+    return unknown;
+  }
+
+  /**
    * Was this incarnation of `addr` (its run id) named master by a committed decision of the current
    * epoch? Then the group chose it after its restart, knowing what it holds: the guard must not
    * demote it (a role change nobody committed, and the epoch's writes live only on it).
@@ -1275,7 +1320,7 @@ export class FailoverEngine {
       if (
         !v ||
         info?.role === 'slave' ||
-        (info && !info.loading && !holdsNoHistory(info) && !behind) ||
+        (info && !info.loading && !holdsNoHistory(info) && !behind && !this.restartUndecided(addr, info)) ||
         (info && this.chosenSinceRestart(addr, info.runId))
       ) {
         this.emptyRestarted.delete(addr);

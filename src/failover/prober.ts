@@ -56,6 +56,8 @@ export interface NodeReport {
   /** master_replid / master_replid2 of the last INFO (null when unknown; see decide.ts lineage). */
   replId?: string | null;
   replId2?: string | null;
+  /** second_repl_offset of the last INFO (where replId2's history ends; see decide.ts lineage). */
+  secondReplOffset?: number | null;
   /** holdsNoHistory of the last INFO (redis.ts): empty, or started loading nothing. */
   noHistory?: boolean;
 }
@@ -162,6 +164,7 @@ export class Prober {
         infoAgeMs: v.info ? now - v.infoAtMs : null,
         replId: v.info?.replId || null,
         replId2: v.info?.replId2 || null,
+        secondReplOffset: v.info?.secondReplOffset ?? null,
         noHistory: v.info ? holdsNoHistory(v.info) : false,
       });
     }

@@ -15,6 +15,14 @@ const REGRESSIONS: [seed: number, found: string][] = [
   ],
   [349, 'a replica restored from an older RDB was promoted while the up-to-date one was stalled'],
   [846, 'a just-restarted leader refused the only replica holding the data (lineage not shared)'],
+  [
+    1373,
+    'a master restarted from an older RDB while cut off from its replicas dropped its guard; a replica ahead resynced from it',
+  ],
+  [
+    1209,
+    "an old master that went on in the history after the failover was promoted over the replica holding the epoch's writes",
+  ],
   [1139, 'checker: a converged state the daemons were about to change was taken as the end'],
 ];
 

@@ -557,3 +557,69 @@ describe('mergeLineage: ids another daemon remembers (sim seed 846)', () => {
     expect(mergeLineage(undefined, { epoch: 0, master: M, ids: ['data'] }, committed)).toBeUndefined();
   });
 });
+
+describe('the id a promoted master continued from is its history only up to where it left it', () => {
+  // System simulation seed 1209: 10.0.0.3 was promoted at offset 17402 from the old master's
+  // history 'old' (its master_replid2, second_repl_offset 17403). The old master, cut off, went on
+  // in 'old' to offset 18120, was re-pointed to the new master but never completed a sync (the
+  // new master crashed). The new master came back empty; the old master, still 'old' at 18120,
+  // outranked the replica that held the epoch's writes ('new' at 17935) and was promoted.
+  const a = node('10.0.0.2:6379');
+  const b = node('10.0.0.3:6379');
+  const c = node('10.0.0.4:6379');
+  const lineage = observeMaster(undefined, 3, M, {
+    replId: 'new',
+    replId2: 'old',
+    secondReplOffset: 17_403,
+    keys: 10,
+  });
+
+  it('a server past that point in the old history is refused; a replica short of it is not', () => {
+    expect(lineage).toMatchObject({ ids: ['new', 'old'], bounds: { old: 17_403 } });
+    const r = rankCandidates({
+      shard: shard([node(M), a, b, c]),
+      facts: [
+        { node: a, info: info({ replId: 'old', offset: 18_120 }) },
+        { node: b, info: info({ replId: 'new', offset: 17_935 }) },
+        { node: c, info: info({ replId: 'old', offset: 17_402 }) },
+      ],
+      masterLastOffset: 0,
+      masterDownForMs: 2000,
+      force: false,
+      lineage,
+    });
+    expect(r.ranked.map((x) => x.addr)).toEqual([b.addr, c.addr]);
+    expect(r.rejected).toEqual([{ addr: a.addr, reason: expect.stringMatching(/diverged/) }]);
+  });
+
+  it('nor is a replica waited for when it is "ahead" only in the old history', () => {
+    const unreachable = [
+      { addr: a.addr, last: { role: 'slave' as const, replId: 'old', offset: 18_120 }, failingForMs: 100 },
+    ];
+    const best = { addr: b.addr, offset: 17_935 };
+    expect(waitForAheadCandidate({ best, unreachable, lineage, downAfterMs: 5000 })).toBeNull();
+  });
+
+  it("an id also seen as the master's own (a restart from its RDB) is not bounded", () => {
+    let l = observeMaster(undefined, 3, M, { replId: 'x', replId2: null, keys: 5 });
+    l = observeMaster(l, 3, M, { replId: 'y', replId2: 'x', secondReplOffset: 100, keys: 5 });
+    expect(l.ids).toEqual(['y', 'x']);
+    expect(l.bounds).toEqual({});
+    // Merged: the bound a daemon saw travels; a reporter that saw the id as the master's own lifts it.
+    const merged = mergeLineage(
+      { epoch: 3, master: M, ids: ['new'], lastKeys: 1 },
+      {
+        epoch: 3,
+        master: M,
+        ids: ['new', 'old'],
+        bounds: { old: 17_403 },
+      },
+      { epoch: 3, master: M },
+    );
+    expect(merged).toMatchObject({ ids: ['new', 'old'], bounds: { old: 17_403 } });
+    expect(
+      mergeLineage(merged, { epoch: 3, master: M, ids: ['old'], bounds: {} }, { epoch: 3, master: M })!
+        .bounds,
+    ).toEqual({});
+  });
+});

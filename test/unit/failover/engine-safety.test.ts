@@ -37,6 +37,8 @@ class FakeRedis {
   up = true;
   role: 'master' | 'slave' = 'master';
   upstream: string | null = null;
+  /** master_link_status of a replica. */
+  linkUp = false;
   replId = newId();
   replId2 = '';
   offset = 0;
@@ -60,7 +62,7 @@ class FakeRedis {
         ? [
             `master_host:${host}`,
             `master_port:${port}`,
-            'master_link_status:down',
+            `master_link_status:${this.linkUp ? 'up' : 'down'}`,
             'master_sync_in_progress:0',
             `slave_repl_offset:${this.offset}`,
             'master_link_down_since_seconds:1',
@@ -596,6 +598,58 @@ describe('registration and the empty-restart guard (issue 9 item 8)', () => {
     // This incarnation was chosen by a committed decision: no daemon demotes it.
     expect(t.r1.role).toBe('master');
     expect(t.adapter.calls.filter((c) => c.startsWith(`${R1} REPLICAOF ${R2}`))).toEqual([]);
+  });
+
+  /** M restarts from an RDB older than what its replicas hold (Redis 7.0: new id, the old one as replid2). */
+  function restartFromOlderRdb(t: ReturnType<typeof setup>): void {
+    t.m.runId = newId();
+    t.m.replId2 = t.m.replId;
+    t.m.replId = newId();
+    t.m.offset = 4000;
+    t.m.secondReplOffset = 4001;
+    t.m.keys = 80;
+    t.m.loadedKeys = 80;
+  }
+
+  it('a master restarted from an older RDB while its replicas were unreachable is demoted once one answers ahead (sim seed 1373)', async () => {
+    const t = setup();
+    await run(t.s, 600);
+    t.r1.up = false;
+    t.r2.up = false;
+    restartFromOlderRdb(t);
+    // The guard sees the restart while no replica answers: it cannot tell yet, and must not give up.
+    await run(t.s, 1500);
+    expect(t.m.role).toBe('master');
+    t.r1.up = true;
+    await run(t.s, 1500, () => t.m.role === 'slave');
+    expect(t.m.role).toBe('slave');
+    expect(t.m.upstream).toBe(R1);
+  });
+
+  it('a master restarted from an older RDB that serves a replica on its new history, or took writes on it, is left alone', async () => {
+    for (const since of ['a replica follows', 'writes taken'] as const) {
+      const t = setup();
+      await run(t.s, 600);
+      t.r1.up = false;
+      t.r2.up = false;
+      restartFromOlderRdb(t);
+      await run(t.s, 1500);
+      if (since === 'a replica follows')
+        Object.assign(t.r2, {
+          up: true,
+          replId: t.m.replId,
+          offset: t.m.offset,
+          keys: t.m.keys,
+          linkUp: true,
+        });
+      else t.m.offset += 500;
+      await run(t.s, 1500);
+      // R1, ahead on the old history, comes back too late: demoting M now would lose the new writes.
+      t.r1.up = true;
+      await run(t.s, 1500);
+      expect(t.m.role, since).toBe('master');
+      expect(t.shard().master).toBe(M);
+    }
   });
 
   it('with no replica reachable, the empty master is still made a replica (of the best one last seen)', async () => {
