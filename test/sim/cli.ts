@@ -130,6 +130,16 @@ async function runLayer(
     );
   }
 
+  // A seed whose run never settles leaves nothing scheduled, and its process simply exits: every
+  // seed must have a result.
+  const have = new Set(results.map((r) => r.seed));
+  const missing = seeds.filter((s) => !have.has(s));
+  if (missing.length > 0) {
+    console.log(
+      `sim: ${layer === 'raft' ? '' : `layer=${layer} `}FAILED: no result for ${missing.length} seeds (a run that never settled stops its worker), first: ${missing.slice(0, 10).join(', ')}`,
+    );
+    console.log(`sim:   replay: npm run sim --${flag} --seeds 1 --from ${missing[0]} --trace`);
+  }
   const sum = (k: string) =>
     results.reduce((a, r) => a + Number((r as unknown as Record<string, number>)[k] ?? 0), 0);
   const failed = results.filter((r) => !r.ok).length;
@@ -147,10 +157,10 @@ async function runLayer(
     for (const r of results as SystemSeedResult[])
       for (const k of FAULT_KINDS) faults[k] += r.faults?.[k] ?? 0;
     console.log(`sim: layer=system faults ${FAULT_KINDS.map((k) => `${k}=${faults[k]}`).join(' ')}`);
-    const missing = FAULT_KINDS.filter((k) => faults[k] === 0);
-    if (results.length >= FAULT_COVERAGE_MIN_SEEDS && missing.length > 0) {
+    const missingKinds = FAULT_KINDS.filter((k) => faults[k] === 0);
+    if (results.length >= FAULT_COVERAGE_MIN_SEEDS && missingKinds.length > 0) {
       console.log(
-        `sim: layer=system FAILED: fault kinds never injected in ${results.length} seeds: ${missing.join(', ')}`,
+        `sim: layer=system FAILED: fault kinds never injected in ${results.length} seeds: ${missingKinds.join(', ')}`,
       );
       anyMissing = true;
     }
@@ -161,7 +171,7 @@ async function runLayer(
       `sim: layer=system seeds=${results.length} failed=${failed} failovers=${sum('failovers')} switchovers=${sum('switchovers')} fences=${sum('fences')} stalls=${sum('stalls')} partitions=${sum('partitions')} restarts=${sum('restarts')} acked=${sum('acked')} lost=${sum('lost')}`,
     );
   }
-  return failed > 0 || anyMissing;
+  return failed > 0 || anyMissing || missing.length > 0;
 }
 
 const workerAt = process.argv.indexOf('--worker');

@@ -1004,9 +1004,14 @@ export class SimSystem {
     const probe = new SimRedisClient(this.world, `c${this.hostOf(master)}-final`);
     let accepted = false;
     for (let i = 0; i < 200 && !accepted; i++) {
-      const p = probe.set(master, `final:${i}`, 'v', 1000);
-      await this.runFor(10);
-      accepted = (await p).ok;
+      // Virtual time only moves while we run it: wait for the answer by running (an await on the
+      // reply alone would never return when it takes longer than a slice, seed 541).
+      let answer: { ok: boolean } | null = null;
+      void probe.set(master, `final:${i}`, 'v', 1000).then((r) => {
+        answer = r;
+      });
+      for (let t = 0; answer === null && t < 2000; t += 10) await this.runFor(10);
+      accepted = (answer as { ok: boolean } | null)?.ok === true;
       if (!accepted) await this.runFor(50);
     }
     if (!accepted) this.violation(`the converged master ${master} does not accept writes`);
