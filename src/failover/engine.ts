@@ -100,6 +100,8 @@ export class FailoverEngine {
   private deciding = new Set<string>();
   /** Per shard: when this daemon applied the last aborted failover (monotonic ms). */
   private abortSeenAtMs = new Map<string, number>();
+  /** When this daemon's prober last saw each node restart (monotonic ms). */
+  private restartSeenAtMs = new Map<string, number>();
   private warned = new Map<string, number>();
   /** Per shard: the replication ids its committed master was seen with (decide.ts MasterLineage). */
   private lineage = new Map<string, MasterLineage>();
@@ -459,7 +461,24 @@ export class FailoverEngine {
         'master is down (majority of voting daemons agree)',
       );
       const downFor = this.prober.downForMs(master);
-      const choice = await this.chooseCandidate(shard, { force: false, masterDownForMs: downFor });
+      const lastSeen = this.prober.view(master)?.info?.runId ?? null;
+      const masterNode = findNode(shard, master);
+      const [choice, masterNow] = await Promise.all([
+        this.chooseCandidate(shard, { force: false, masterDownForMs: downFor }),
+        masterNode
+          ? this.o.adapter
+              .info(refOf(masterNode), Math.min(500, shard.settings.downAfterMs))
+              .catch(() => null)
+          : Promise.resolve(null),
+      ]);
+      if (masterNow && this.backAfterRestart(master, masterNow, lastSeen, shard.settings.downAfterMs)) {
+        this.warnOnce(
+          `back:${name}:${shard.epoch}`,
+          { shard: name, epoch: shard.epoch, master, run_id: masterNow.runId, keys: masterNow.keys },
+          'the master restarted with its data while it was found down: it is back, no failover',
+        );
+        return;
+      }
       if (!choice.to) {
         this.warnOnce(
           `no-candidate:${name}`,
@@ -479,6 +498,31 @@ export class FailoverEngine {
     } finally {
       this.deciding.delete(name);
     }
+  }
+
+  /**
+   * The master, found down, answers again as a new process holding its dataset (restored from its
+   * RDB or AOF): the verdict predates its return (reports lag by a round), and promoting a
+   * replica now would throw away what it restored and its replicas are about to resync from
+   * (system simulation, seed 1014: a replica cut off before the crash was promoted 15 ms after
+   * the master came back with the writes it had lacked). An empty or behind restart is not back:
+   * the restart guard demotes it and the failover goes on. Only after a restart (a new run id, or
+   * one seen within two down_after_ms): a master that merely answers the leader while a majority
+   * cannot reach it is still failed over, as promised.
+   */
+  private backAfterRestart(
+    master: string,
+    now: RedisInfo,
+    runIdBefore: string | null,
+    downAfterMs: number,
+  ): boolean {
+    if (now.role !== 'master' || now.loading || holdsNoHistory(now)) return false;
+    if (this.emptyRestarted.has(master)) return false;
+    const seenAt = this.restartSeenAtMs.get(master);
+    const restarted =
+      (runIdBefore !== null && now.runId !== runIdBefore) ||
+      (seenAt !== undefined && this.o.clock.nowMs() - seenAt < 2 * downAfterMs);
+    return restarted;
   }
 
   /** Read fresh INFO from every possible candidate and rank them. */
@@ -1226,6 +1270,7 @@ export class FailoverEngine {
 
   /** The prober saw `view` restart (new run id): guard it if it held keys before. */
   private noteRestart(view: NodeView, before: RedisInfo | null): void {
+    this.restartSeenAtMs.set(view.addr, this.o.clock.nowMs());
     if (view.keysBeforeRestart <= 0) return;
     this.emptyRestarted.set(view.addr, {
       keysBefore: view.keysBeforeRestart,
