@@ -102,6 +102,11 @@ export class FailoverEngine {
   private abortSeenAtMs = new Map<string, number>();
   /** When this daemon's prober last saw each node restart (monotonic ms). */
   private restartSeenAtMs = new Map<string, number>();
+  /**
+   * Per shard: when a master found down answered this leader ahead of the candidate (monotonic
+   * ms, and the epoch), until the verdict says it is up; see startAutomaticFailover.
+   */
+  private masterAnsweredAt = new Map<string, { epoch: number; atMs: number }>();
   private warned = new Map<string, number>();
   /** Per shard: the replication ids its committed master was seen with (decide.ts MasterLineage). */
   private lineage = new Map<string, MasterLineage>();
@@ -350,6 +355,7 @@ export class FailoverEngine {
       if (verdict.down) {
         void this.startAutomaticFailover(shard, verdict.votes);
       } else {
+        this.masterAnsweredAt.delete(shard.name);
         this.reconcile(shard);
       }
     }
@@ -486,6 +492,39 @@ export class FailoverEngine {
           'no replica can be promoted',
         );
         return;
+      }
+      // The master answers as master, on its history and further than the candidate: the verdict
+      // may predate its return (a healed partition: reports lag by a probe timeout and a round),
+      // and promoting now would throw away the writes only it holds (system simulation, seed 1790:
+      // its replicas had died, one came back from an older RDB at the heal and was promoted 40 ms
+      // later, 34 kB behind). Judge once more, when every report counted arrived after this
+      // answer; the failover goes on if they still find it down (a master only the leader reaches).
+      const best = choice.ranked.find((r) => r.addr === choice.to);
+      const ahead =
+        masterNow?.role === 'master' &&
+        !this.emptyRestarted.has(master) &&
+        this.lineageOf(name)?.ids.includes(masterNow.replId) === true &&
+        best !== undefined &&
+        masterNow.offset > best.offset;
+      if (ahead) {
+        const nowMs = this.o.clock.nowMs();
+        const answered = this.masterAnsweredAt.get(name);
+        if (answered?.epoch !== shard.epoch) {
+          this.masterAnsweredAt.set(name, { epoch: shard.epoch, atMs: nowMs });
+          this.log.warn(
+            {
+              shard: name,
+              epoch: shard.epoch,
+              master,
+              offset: masterNow.offset,
+              candidate: best.addr,
+              candidate_offset: best.offset,
+            },
+            'the master found down answers, ahead of the candidate: judging again on newer reports',
+          );
+          return;
+        }
+        if (nowMs - answered.atMs < this.maxReportAgeMs()) return;
       }
       await this.beginFailover(
         shard,

@@ -288,8 +288,17 @@ export class SimSystem {
   private hostCuts = new Set<string>();
   readonly acks: Ack[] = [];
   readonly windows: Window[] = [];
-  /** Keys whose only copy died with a Redis crash (see noteOnlyCopies): their loss is declared. */
+  /**
+   * Keys whose only copy died with a Redis crash (see noteOnlyCopies), or was unreachable while
+   * another master was committed (see noteUnreachableCopies): their loss is declared.
+   */
   readonly onlyCopyLost = new Set<string>();
+  /**
+   * Keys whose only copy was in the memory of a Redis while it was unreachable (its host isolated,
+   * or it stalled), from `fromMs` to `toMs`: declared lost if another master was committed meanwhile
+   * (see noteUnreachableCopies).
+   */
+  private unreachableCopies: { addr: string; keys: string[]; fromMs: number; toMs: number }[] = [];
   private clients: SimRedisClient[] = [];
   private writeSeq = 0;
   /** shard|epoch -> master, as any daemon ever applied it. */
@@ -729,6 +738,7 @@ export class SimSystem {
     this.net.isolate(h, this.hosts);
     this.stats.partitions++;
     this.declare(redisAddr(h), `host ${h} isolated`);
+    this.noteUnreachableCopies(redisAddr(h), Number.POSITIVE_INFINITY);
     this.fault(this.leader()?.id === h ? 'isolate-leader-host' : 'isolate-host');
     this.trace(`isolate host ${h}`);
   }
@@ -756,6 +766,7 @@ export class SimSystem {
       this.declare(redisAddr(a!), 'partition healed');
     }
     this.hostCuts.clear();
+    for (const u of this.unreachableCopies) if (u.toMs === Number.POSITIVE_INFINITY) u.toMs = this.s.now;
     this.net.heal();
     this.fault('heal');
     this.trace('heal');
@@ -796,15 +807,36 @@ export class SimSystem {
    * replica attached, or writes younger than the replication stream): their loss is declared.
    */
   private noteOnlyCopies(addr: string, ownRdbKept = true): void {
+    for (const k of this.onlyCopies(addr, ownRdbKept)) this.onlyCopyLost.add(k);
+  }
+
+  private onlyCopies(addr: string, ownRdbKept: boolean): string[] {
     const srv = this.world.get(addr);
+    if (srv.status === 'down') return [];
     const others = [...this.world.servers.values()].filter((o) => o.addr !== addr);
     const holds = (o: typeof srv, k: string) =>
       o.status === 'down' ? o.cfg.persistence && !!o.rdb?.data.has(k) : o.data.has(k);
+    const keys: string[] = [];
     for (const k of srv.data.keys()) {
       if (ownRdbKept && srv.cfg.persistence && srv.rdb?.data.has(k)) continue;
       if (others.some((o) => holds(o, k))) continue;
-      this.onlyCopyLost.add(k);
+      keys.push(k);
     }
+    return keys;
+  }
+
+  /**
+   * `addr` becomes unreachable until `untilMs` (or the next heal) with its memory intact: what it
+   * alone holds (its replicas were down, stalled or cut off while it acknowledged writes within
+   * the write guard's max-lag + 2 s, so the stream never reached them) can reach no other Redis
+   * until it is reachable again. A failover committed meanwhile must promote a Redis without those
+   * keys, and the old master is then made its replica (its own RDB does not help): asynchronous
+   * replication loses them whatever the failover layer does, short of never failing over an
+   * unreachable master. Declared in finish() only if such a failover happened.
+   */
+  private noteUnreachableCopies(addr: string, untilMs: number): void {
+    const keys = this.onlyCopies(addr, false);
+    if (keys.length > 0) this.unreachableCopies.push({ addr, keys, fromMs: this.s.now, toMs: untilMs });
   }
 
   restartRedis(h: number): void {
@@ -822,6 +854,7 @@ export class SimSystem {
     srv.stall();
     this.stats.stalls++;
     this.declare(srv.addr, `redis ${h} stalled`, this.s.now + ms);
+    this.noteUnreachableCopies(srv.addr, this.s.now + ms);
     this.fault('redis-stall');
     this.trace(`stall redis ${h} for ${ms} ms`);
     this.s.schedule(ms, () => {
@@ -1016,6 +1049,9 @@ export class SimSystem {
     }
     if (!accepted) this.violation(`the converged master ${master} does not accept writes`);
     const data = this.world.get(master).data;
+    for (const u of this.unreachableCopies)
+      if (this.masterTimeline.some((m) => m.master !== u.addr && m.atMs >= u.fromMs && m.atMs <= u.toMs))
+        for (const k of u.keys) this.onlyCopyLost.add(k);
     let lost = 0;
     let lostInWindow = 0;
     let lostWithCrash = 0;

@@ -687,3 +687,56 @@ describe('a node with data registering after an empty master was named (issue 9 
     expect(t.r2.keys).toBe(40);
   });
 });
+
+describe('a master found down that answers the leader again, ahead of the candidate (sim seed 1790)', () => {
+  /** The master alone took writes (its replicas were down), then was cut off past down_after_ms. */
+  async function outage(t: ReturnType<typeof setup>) {
+    await run(t.s, 300);
+    t.r1.up = false;
+    t.r2.up = false;
+    t.m.offset = 9000;
+    t.m.keys = 180;
+    t.m.up = false;
+    for (let i = 0; i < 40; i++) {
+      for (const from of [2, 3])
+        t.engine.receiveReport({
+          from,
+          report: { nodes: [report(M, true, t.engine.prober.downForMs(M))], stalledRecently: false },
+        });
+      await run(t.s, 50);
+    }
+    expect(t.engine.prober.downForMs(M)).toBeGreaterThan(DOWN_AFTER_MS);
+    // The heal: the master answers again, and a replica behind it is back at the same moment.
+    t.m.up = true;
+    t.r1.up = true;
+  }
+
+  it('a verdict that predates its return does not promote the replica behind it', async () => {
+    const t = setup({ voters: [1, 2, 3] });
+    await outage(t);
+    // A report sent before the heal arrives now: with this leader's own stale view, a majority.
+    t.engine.receiveReport({
+      from: 2,
+      report: { nodes: [report(M, true, 2000)], stalledRecently: false },
+    });
+    for (let i = 0; i < 20; i++) {
+      for (const from of [2, 3])
+        t.engine.receiveReport({ from, report: { nodes: [report(M, false, 0)], stalledRecently: false } });
+      await run(t.s, 50);
+    }
+    expect(t.jobs()).toEqual([]);
+    expect(t.shard().master).toBe(M);
+    expect(t.adapter.calls).not.toContain(`${R1} REPLICAOF NO ONE`);
+  });
+
+  it('still fails over when the other voters keep finding it down (only the leader reaches it)', async () => {
+    const t = setup({ voters: [1, 2, 3] });
+    await outage(t);
+    for (let i = 0; i < 40 && t.shard().master === M; i++) {
+      for (const from of [2, 3])
+        t.engine.receiveReport({ from, report: { nodes: [report(M, true, 5000)], stalledRecently: false } });
+      await run(t.s, 50);
+    }
+    expect(t.shard().master).toBe(R1);
+  });
+});
