@@ -100,13 +100,6 @@ export class FailoverEngine {
   private deciding = new Set<string>();
   /** Per shard: when this daemon applied the last aborted failover (monotonic ms). */
   private abortSeenAtMs = new Map<string, number>();
-  /** When this daemon's prober last saw each node restart (monotonic ms). */
-  private restartSeenAtMs = new Map<string, number>();
-  /**
-   * Per shard: when a master found down answered this leader ahead of the candidate (monotonic
-   * ms, and the epoch), until the verdict says it is up; see startAutomaticFailover.
-   */
-  private masterAnsweredAt = new Map<string, { epoch: number; atMs: number }>();
   private warned = new Map<string, number>();
   /** Per shard: the replication ids its committed master was seen with (decide.ts MasterLineage). */
   private lineage = new Map<string, MasterLineage>();
@@ -355,7 +348,6 @@ export class FailoverEngine {
       if (verdict.down) {
         void this.startAutomaticFailover(shard, verdict.votes);
       } else {
-        this.masterAnsweredAt.delete(shard.name);
         this.reconcile(shard);
       }
     }
@@ -467,24 +459,7 @@ export class FailoverEngine {
         'master is down (majority of voting daemons agree)',
       );
       const downFor = this.prober.downForMs(master);
-      const lastSeen = this.prober.view(master)?.info?.runId ?? null;
-      const masterNode = findNode(shard, master);
-      const [choice, masterNow] = await Promise.all([
-        this.chooseCandidate(shard, { force: false, masterDownForMs: downFor }),
-        masterNode
-          ? this.o.adapter
-              .info(refOf(masterNode), Math.min(500, shard.settings.downAfterMs))
-              .catch(() => null)
-          : Promise.resolve(null),
-      ]);
-      if (masterNow && this.backAfterRestart(master, masterNow, lastSeen, shard.settings.downAfterMs)) {
-        this.warnOnce(
-          `back:${name}:${shard.epoch}`,
-          { shard: name, epoch: shard.epoch, master, run_id: masterNow.runId, keys: masterNow.keys },
-          'the master restarted with its data while it was found down: it is back, no failover',
-        );
-        return;
-      }
+      const choice = await this.chooseCandidate(shard, { force: false, masterDownForMs: downFor });
       if (!choice.to) {
         this.warnOnce(
           `no-candidate:${name}`,
@@ -492,39 +467,6 @@ export class FailoverEngine {
           'no replica can be promoted',
         );
         return;
-      }
-      // The master answers as master, on its history and further than the candidate: the verdict
-      // may predate its return (a healed partition: reports lag by a probe timeout and a round),
-      // and promoting now would throw away the writes only it holds (system simulation, seed 1790:
-      // its replicas had died, one came back from an older RDB at the heal and was promoted 40 ms
-      // later, 34 kB behind). Judge once more, when every report counted arrived after this
-      // answer; the failover goes on if they still find it down (a master only the leader reaches).
-      const best = choice.ranked.find((r) => r.addr === choice.to);
-      const ahead =
-        masterNow?.role === 'master' &&
-        !this.emptyRestarted.has(master) &&
-        this.lineageOf(name)?.ids.includes(masterNow.replId) === true &&
-        best !== undefined &&
-        masterNow.offset > best.offset;
-      if (ahead) {
-        const nowMs = this.o.clock.nowMs();
-        const answered = this.masterAnsweredAt.get(name);
-        if (answered?.epoch !== shard.epoch) {
-          this.masterAnsweredAt.set(name, { epoch: shard.epoch, atMs: nowMs });
-          this.log.warn(
-            {
-              shard: name,
-              epoch: shard.epoch,
-              master,
-              offset: masterNow.offset,
-              candidate: best.addr,
-              candidate_offset: best.offset,
-            },
-            'the master found down answers, ahead of the candidate: judging again on newer reports',
-          );
-          return;
-        }
-        if (nowMs - answered.atMs < this.maxReportAgeMs()) return;
       }
       await this.beginFailover(
         shard,
@@ -537,31 +479,6 @@ export class FailoverEngine {
     } finally {
       this.deciding.delete(name);
     }
-  }
-
-  /**
-   * The master, found down, answers again as a new process holding its dataset (restored from its
-   * RDB or AOF): the verdict predates its return (reports lag by a round), and promoting a
-   * replica now would throw away what it restored and its replicas are about to resync from
-   * (system simulation, seed 1014: a replica cut off before the crash was promoted 15 ms after
-   * the master came back with the writes it had lacked). An empty or behind restart is not back:
-   * the restart guard demotes it and the failover goes on. Only after a restart (a new run id, or
-   * one seen within two down_after_ms): a master that merely answers the leader while a majority
-   * cannot reach it is still failed over, as promised.
-   */
-  private backAfterRestart(
-    master: string,
-    now: RedisInfo,
-    runIdBefore: string | null,
-    downAfterMs: number,
-  ): boolean {
-    if (now.role !== 'master' || now.loading || holdsNoHistory(now)) return false;
-    if (this.emptyRestarted.has(master)) return false;
-    const seenAt = this.restartSeenAtMs.get(master);
-    const restarted =
-      (runIdBefore !== null && now.runId !== runIdBefore) ||
-      (seenAt !== undefined && this.o.clock.nowMs() - seenAt < 2 * downAfterMs);
-    return restarted;
   }
 
   /** Read fresh INFO from every possible candidate and rank them. */
@@ -1309,7 +1226,6 @@ export class FailoverEngine {
 
   /** The prober saw `view` restart (new run id): guard it if it held keys before. */
   private noteRestart(view: NodeView, before: RedisInfo | null): void {
-    this.restartSeenAtMs.set(view.addr, this.o.clock.nowMs());
     if (view.keysBeforeRestart <= 0) return;
     this.emptyRestarted.set(view.addr, {
       keysBefore: view.keysBeforeRestart,

@@ -23,15 +23,7 @@ const REGRESSIONS: [seed: number, found: string][] = [
     1209,
     "an old master that went on in the history after the failover was promoted over the replica holding the epoch's writes",
   ],
-  [
-    1014,
-    'a replica cut off before the crash was promoted 15 ms after the master came back from its RDB with the writes',
-  ],
   [541, 'checker: the last write was awaited without running virtual time (the run never settled)'],
-  [
-    1790,
-    'a master that alone held 17 s of writes was failed over on a verdict older than its return from a partition',
-  ],
   [
     1674,
     'checker: writes only an isolated master held (its replicas crashed or stalled) lost by the failover away from it',
