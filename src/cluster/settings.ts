@@ -148,7 +148,7 @@ export const SHARD_SETTINGS = [
     sentinel: 'min-replicas-max-lag',
     unit: 's',
     // Replicas ACK once a second and Redis counts the lag in whole seconds: with 1, a healthy
-    // master refuses about 6% of its writes (measured on Redis 7.0, docs/OPERATIONS.md), so 2 is
+    // master with one replica refuses 6-10% of its writes (Redis 7.0, docs/BENCHMARKS.md), so 2 is
     // the least that only refuses when replicas really stop. A cut-off master refuses writes
     // within this + 2 s (fence.ts).
     min: GUARD_MAX_LAG_MIN_S,
