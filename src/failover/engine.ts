@@ -1248,19 +1248,23 @@ export class FailoverEngine {
   private restartedBehind(addr: string, historyBefore: readonly string[], info: RedisInfo): string | null {
     if (info.role !== 'master' || info.replId2 === '' || !historyBefore.includes(info.replId2)) return null;
     const restoredOffset = info.secondReplOffset - 1;
-    for (const shard of this.o.state.shards.values()) {
-      if (!findNode(shard, addr)) continue;
-      for (const n of shard.nodes) {
-        if (n.addr === addr) continue;
-        // Only a replica answering now: the last INFO of one that has been failing is stale (it
-        // may have lost that data since, e.g. crashed and restarted empty).
-        const v = this.prober.view(n.addr);
-        const r = v?.info;
-        if (isLiveReplica(v) && r && historyBefore.includes(r.replId) && r.offset > restoredOffset)
-          return n.addr;
-      }
+    for (const n of this.otherNodesOf(addr)) {
+      // Only a replica answering now: the last INFO of one that has been failing is stale (it
+      // may have lost that data since, e.g. crashed and restarted empty).
+      const v = this.prober.view(n.addr);
+      const r = v?.info;
+      if (isLiveReplica(v) && r && historyBefore.includes(r.replId) && r.offset > restoredOffset)
+        return n.addr;
     }
     return null;
+  }
+
+  /** The other nodes of every shard `addr` belongs to. */
+  private *otherNodesOf(addr: string): Iterable<ShardNode> {
+    for (const shard of this.o.state.shards.values()) {
+      if (!findNode(shard, addr)) continue;
+      for (const n of shard.nodes) if (n.addr !== addr) yield n;
+    }
   }
 
   /**
@@ -1277,16 +1281,12 @@ export class FailoverEngine {
   private restartUndecided(addr: string, info: RedisInfo): boolean {
     if (info.secondReplOffset > 0 && info.offset > info.secondReplOffset - 1) return false;
     let unknown = false;
-    for (const shard of this.o.state.shards.values()) {
-      if (!findNode(shard, addr)) continue;
-      for (const n of shard.nodes) {
-        if (n.addr === addr) continue;
-        const v = this.prober.view(n.addr);
-        const r = v?.info;
-        if (!v || v.failing || !r) unknown = true;
-        else if (r.role === 'slave' && upstreamOf(r) === addr && r.masterLinkUp && r.replId === info.replId)
-          return false;
-      }
+    for (const n of this.otherNodesOf(addr)) {
+      const v = this.prober.view(n.addr);
+      const r = v?.info;
+      if (!v || v.failing || !r) unknown = true;
+      else if (r.role === 'slave' && upstreamOf(r) === addr && r.masterLinkUp && r.replId === info.replId)
+        return false;
     }
     return unknown;
   }

@@ -53,6 +53,21 @@ class FakeRedis {
   failReconfigures = 0;
   constructor(readonly addr: string) {}
 
+  /**
+   * A restart: a new run id and replication id; `fromRdb` keeps the dataset as Redis 7.0 restores
+   * a master from its RDB (the old id as replid2, from the RDB's offset + 1). `after` overrides.
+   */
+  restart(o: { fromRdb?: boolean } = {}, after: Partial<FakeRedis> = {}): void {
+    this.runId = newId();
+    if (o.fromRdb) {
+      this.replId2 = this.replId;
+      this.secondReplOffset = (after.offset ?? this.offset) + 1;
+      this.loadedKeys = after.keys ?? this.keys;
+    }
+    this.replId = newId();
+    Object.assign(this, after);
+  }
+
   text(): string {
     const [host, port] = (this.upstream ?? ':').split(':');
     return [
@@ -536,11 +551,7 @@ describe('registration and the empty-restart guard (issue 9 item 8)', () => {
   it('the guard keeps demoting a master that came back empty until it is a replica', async () => {
     const t = setup();
     await run(t.s, 600);
-    t.m.runId = newId();
-    t.m.replId = newId();
-    t.m.keys = 0;
-    t.m.offset = 0;
-    t.m.failReconfigures = 2;
+    t.m.restart({}, { keys: 0, offset: 0, failReconfigures: 2 });
     await run(t.s, 1500, () => t.m.role === 'slave');
     expect(t.m.role).toBe('slave');
     expect(t.adapter.calls.filter((c) => c.startsWith(`${M} REPLICAOF`)).length).toBe(3);
@@ -549,11 +560,7 @@ describe('registration and the empty-restart guard (issue 9 item 8)', () => {
   it('a master that restarted loading nothing is demoted though a client wrote to it before any probe (sim seed 285)', async () => {
     const t = setup();
     await run(t.s, 600);
-    t.m.runId = newId();
-    t.m.replId = newId();
-    t.m.offset = 40;
-    t.m.keys = 1;
-    t.m.loadedKeys = 0;
+    t.m.restart({}, { offset: 40, keys: 1, loadedKeys: 0 });
     await run(t.s, 1500, () => t.m.role === 'slave');
     expect(t.m.role).toBe('slave');
     expect([R1, R2]).toContain(t.m.upstream);
@@ -562,11 +569,7 @@ describe('registration and the empty-restart guard (issue 9 item 8)', () => {
   it('a master restarted from its RDB (it loaded keys) is left alone', async () => {
     const t = setup();
     await run(t.s, 600);
-    t.m.runId = newId();
-    t.m.replId2 = t.m.replId;
-    t.m.replId = newId();
-    t.m.secondReplOffset = t.m.offset + 1;
-    t.m.loadedKeys = t.m.keys;
+    t.m.restart({ fromRdb: true });
     await run(t.s, 1500);
     expect(t.m.role).toBe('master');
     expect(t.shard().master).toBe(M);
@@ -579,15 +582,7 @@ describe('registration and the empty-restart guard (issue 9 item 8)', () => {
     // daemon cannot reach it.
     t.r1.up = false;
     await run(t.s, 300);
-    t.r1.runId = newId();
-    t.r1.role = 'master';
-    t.r1.upstream = null;
-    t.r1.replId2 = t.r1.replId;
-    t.r1.replId = newId();
-    t.r1.offset = 4000;
-    t.r1.secondReplOffset = 4001;
-    t.r1.keys = 90;
-    t.r1.up = true;
+    t.r1.restart({ fromRdb: true }, { role: 'master', upstream: null, offset: 4000, keys: 90, up: true });
     t.m.up = false;
     // Another leader already decided to promote it, knowing what it holds (forced here).
     await beginFailoverOf(t.raft, { to: R1, kind: 'forced', state: 'running', reason: null, origin: 2 });
@@ -602,13 +597,7 @@ describe('registration and the empty-restart guard (issue 9 item 8)', () => {
 
   /** M restarts from an RDB older than what its replicas hold (Redis 7.0: new id, the old one as replid2). */
   function restartFromOlderRdb(t: ReturnType<typeof setup>): void {
-    t.m.runId = newId();
-    t.m.replId2 = t.m.replId;
-    t.m.replId = newId();
-    t.m.offset = 4000;
-    t.m.secondReplOffset = 4001;
-    t.m.keys = 80;
-    t.m.loadedKeys = 80;
+    t.m.restart({ fromRdb: true }, { offset: 4000, keys: 80 });
   }
 
   it('a master restarted from an older RDB while its replicas were unreachable is demoted once one answers ahead (sim seed 1373)', async () => {
@@ -657,9 +646,7 @@ describe('registration and the empty-restart guard (issue 9 item 8)', () => {
     await run(t.s, 600);
     t.r1.up = false;
     t.r2.up = false;
-    t.m.runId = newId();
-    t.m.replId = newId();
-    t.m.keys = 0;
+    t.m.restart({}, { keys: 0 });
     await run(t.s, 600, () => t.m.role === 'slave');
     expect(t.m.role).toBe('slave');
     expect([R1, R2]).toContain(t.m.upstream);
