@@ -10,6 +10,7 @@ import { parseSettingsInput, type ShardSettings } from '../cluster/settings.js';
 import { addressProblem } from '../config/address.js';
 import { shardName as shardNameCheck } from '../config/schema.js';
 import type { MemberRole } from '../raft/types.js';
+import { AdminError, errorReply } from './errors.js';
 
 export interface AdminRequest {
   method: string;
@@ -28,16 +29,7 @@ export interface AdminResponse {
   headers?: Record<string, string>;
 }
 
-export class AdminError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly extra: Record<string, unknown> = {},
-  ) {
-    super(message);
-  }
-}
+export { AdminError } from './errors.js';
 
 export type ShardOp =
   | {
@@ -286,15 +278,9 @@ export class AdminApi {
     try {
       return await this.dispatch(req);
     } catch (err) {
-      if (err instanceof AdminError) {
-        const headers: Record<string, string> = err.status === 405 ? { allow: String(err.extra.allow) } : {};
-        return {
-          status: err.status,
-          body: { error: { code: err.code, message: err.message, ...err.extra } },
-          headers,
-        };
-      }
-      return { status: 500, body: { error: { code: 'internal', message: (err as Error).message } } };
+      const headers: Record<string, string> =
+        err instanceof AdminError && err.status === 405 ? { allow: String(err.extra.allow) } : {};
+      return { ...errorReply(err), headers };
     }
   }
 

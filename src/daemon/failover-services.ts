@@ -28,7 +28,7 @@ export interface FailoverServicesOptions {
   defaults: FailoverConfig;
   redis: RedisConfig[];
   /** Send a cluster call to the current leader (rejects when there is none or it does not answer). */
-  callLeader: (method: string, body: unknown) => Promise<{ status: number; body?: unknown }>;
+  callLeader: (method: string, body: unknown) => Promise<unknown>;
   /** Called after every probe round, before fencing (Sentinel events from this daemon's view). */
   onRound?: () => void;
   /** Executors of the jobs that are not failovers (membership changes). */

@@ -299,6 +299,15 @@ export function rankCandidates(args: {
   force: boolean;
   /** The master's replication ids as the daemons saw them (null or empty: unknown). */
   lineage?: MasterLineage | null;
+  /**
+   * The address the committed master itself reports replicating (role:slave), if any: the
+   * restart guard demotes a master that came back empty or from an older point than a replica
+   * holds to follow that replica (engine.ts guardEmptyRestart). That replica's link has been down
+   * since the master went away, which says nothing against its data: it holds the most of the
+   * history, so the link-down rule does not apply to it (found by the system simulation, seed
+   * 7047: the master was away 33 s, and refusing the replica left the shard with no master).
+   */
+  masterFollows?: string | null;
 }): CandidateRanking {
   const { shard } = args;
   const rejected: { addr: string; reason: string }[] = [];
@@ -383,7 +392,10 @@ export function rankCandidates(args: {
       }
       const linkDownMs =
         f.info.masterLinkDownSinceSeconds >= 0 ? f.info.masterLinkDownSinceSeconds * 1000 : 0;
-      if (linkDownMs > args.masterDownForMs + 10 * shard.settings.downAfterMs) {
+      if (
+        linkDownMs > args.masterDownForMs + 10 * shard.settings.downAfterMs &&
+        addr !== args.masterFollows
+      ) {
         rejected.push({
           addr,
           reason: `its link to the master has been down for ${Math.round(linkDownMs / 1000)} s`,

@@ -6,6 +6,7 @@
  * every node pointed at the committed master.
  */
 import { randomUUID } from 'node:crypto';
+import { type RefusalCode, Refused } from '../cluster/errors.js';
 import {
   type JobContext,
   type JobExecutor,
@@ -39,13 +40,10 @@ import type { RedisAdapter, RedisInfo } from './redis.js';
 import { holdsNoHistory, upstreamOf } from './redis.js';
 import { refOf } from './refs.js';
 
-export class FailoverRefused extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
+/** A failover, switchover or registration the engine refuses, and why (a domain error). */
+export class FailoverRefused extends Refused {
+  constructor(code: RefusalCode, message: string) {
+    super(code, message);
     this.name = 'FailoverRefused';
   }
 }
@@ -59,8 +57,12 @@ export interface EngineOptions {
   logger: Logger;
   defaults: FailoverConfig;
   redis: RedisConfig[];
-  /** Send a cluster call to the current leader (throws when there is none). */
-  callLeader: (method: string, body: unknown) => Promise<{ status: number; body?: unknown }>;
+  /**
+   * Send a peer call (src/cluster/peer-service.ts) to the current leader; resolves with the body
+   * of its answer. Throws Refused('no_leader' | 'leader_unreachable') when there is no leader or
+   * it cannot be reached, and an error naming the reason when the leader refused.
+   */
+  callLeader: (method: string, body: unknown) => Promise<unknown>;
   /** Called after every probe round (Sentinel events from this daemon's view). */
   onRound?: () => void;
   /** Leader: the members it currently hears from (sent back with each report, for followers' views). */
@@ -204,7 +206,7 @@ export class FailoverEngine {
         from: this.o.nodeId,
         report: { ...this.prober.report(), lineages },
       });
-      const reachable = (r.body as { reachable?: unknown } | undefined)?.reachable;
+      const reachable = (r as { reachable?: unknown } | undefined)?.reachable;
       if (Array.isArray(reachable)) {
         this.leaderView = {
           reachable: new Set(reachable.filter((x): x is number => typeof x === 'number')),
@@ -219,11 +221,10 @@ export class FailoverEngine {
   }
 
   /** Cluster handler on the leader: store a report. Validates what it stores. */
-  receiveReport(body: unknown): { status: number; body?: unknown } {
+  receiveReport(body: unknown): { reachable: NodeId[]; ignored?: string } {
     const b = body as { from?: unknown; report?: ProbeReport };
-    if (typeof b?.from !== 'number' || !b.report || !Array.isArray(b.report.nodes)) {
-      return { status: 400, body: { error: { message: 'probe.report needs from and report.nodes' } } };
-    }
+    if (typeof b?.from !== 'number' || !b.report || !Array.isArray(b.report.nodes))
+      throw new FailoverRefused('invalid_request', 'probe.report needs from and report.nodes');
     // Only a voting member's view counts towards a verdict. A report from a non-member (removed,
     // stray or spoofed) is refused and counted; a learner's is answered (it needs the leader's
     // view of the members) but not stored.
@@ -231,13 +232,10 @@ export class FailoverEngine {
     if (b.from === this.o.nodeId || !membership.members.some((m) => m.id === b.from)) {
       this.rejectedReports++;
       this.warnOnce(`report-from:${b.from}`, { from: b.from }, 'refused a probe report: not from a member');
-      return {
-        status: 403,
-        body: { error: { code: 'not_a_member', message: `node ${b.from} is not a member of the group` } },
-      };
+      throw new FailoverRefused('not_a_member', `node ${b.from} is not a member of the group`);
     }
     if (!votersOf(membership).includes(b.from))
-      return { status: 200, body: { reachable: this.o.reachableMembers?.() ?? [], ignored: 'not a voter' } };
+      return { reachable: this.o.reachableMembers?.() ?? [], ignored: 'not a voter' };
     const nodes = new Map<string, NodeReport>();
     for (const n of b.report.nodes.slice(0, 10_000)) {
       if (typeof n?.addr === 'string' && typeof n.failing === 'boolean' && typeof n.downForMs === 'number')
@@ -287,7 +285,7 @@ export class FailoverEngine {
         });
     }
     if (this.isLeader()) this.decide();
-    return { status: 200, body: { reachable: this.o.reachableMembers?.() ?? [] } };
+    return { reachable: this.o.reachableMembers?.() ?? [] };
   }
 
   /** Follower: members the leader heard from recently, as of its last answer (null when stale). */
@@ -501,6 +499,10 @@ export class FailoverEngine {
       facts,
       masterLastOffset: masterView?.info?.role === 'master' ? masterView.info.offset : 0,
       masterDownForMs: opts.masterDownForMs,
+      masterFollows:
+        masterView?.info?.role === 'slave' && masterView.info.masterHost
+          ? `${masterView.info.masterHost}:${masterView.info.masterPort}`
+          : null,
       force: opts.force,
       lineage: this.lineageOf(shard.name),
     });
@@ -587,7 +589,7 @@ export class FailoverEngine {
       atMs: now,
       job,
     });
-    if (!r.ok) throw new FailoverRefused(409, 'conflict', r.error);
+    if (!r.ok) throw new FailoverRefused('conflict', r.error);
     this.log.warn(
       { shard: shard.name, epoch, from: shard.master, to, kind, job: job.id, reason },
       'failover decided',
@@ -608,12 +610,12 @@ export class FailoverEngine {
   async requestSwitchover(name: string, to: string | undefined): Promise<JobRecord> {
     const shard = this.shardOrThrow(name);
     if (!shard.master)
-      throw new FailoverRefused(409, 'no_master', `shard ${name} has no master to switch over from`);
+      throw new FailoverRefused('no_master', `shard ${name} has no master to switch over from`);
     if (shard.pending || this.hasActiveJob(name))
-      throw new FailoverRefused(409, 'in_progress', `a failover of ${name} is already in progress`);
+      throw new FailoverRefused('in_progress', `a failover of ${name} is already in progress`);
     if (to !== undefined) this.nodeOrThrow(shard, to);
     if (to === shard.master)
-      throw new FailoverRefused(400, 'invalid_request', `${to} is already the master of ${name}`);
+      throw new FailoverRefused('invalid_request', `${to} is already the master of ${name}`);
     const choice = await this.chooseCandidate(shard, {
       force: false,
       masterDownForMs: 0,
@@ -621,7 +623,7 @@ export class FailoverEngine {
     });
     if (!choice.to) {
       const why = choice.rejected.map((r) => `${r.addr}: ${r.reason}`).join('; ') || 'no replicas';
-      throw new FailoverRefused(409, 'no_candidate', `no replica of ${name} can take over: ${why}`);
+      throw new FailoverRefused('no_candidate', `no replica of ${name} can take over: ${why}`);
     }
     return this.beginFailover(shard, 'switchover', choice.to, `switchover requested${choice.note}`);
   }
@@ -636,7 +638,7 @@ export class FailoverEngine {
   async requestSentinelFailover(name: string): Promise<JobRecord> {
     const shard = this.shardOrThrow(name);
     if (shard.pending || this.hasActiveJob(name))
-      throw new FailoverRefused(409, 'in_progress', `a failover of ${name} is already in progress`);
+      throw new FailoverRefused('in_progress', `a failover of ${name} is already in progress`);
     if (shard.master && this.prober.downForMs(shard.master) === 0)
       return this.requestSwitchover(name, undefined);
     let reason = `SENTINEL FAILOVER of a shard with no master`;
@@ -644,7 +646,6 @@ export class FailoverEngine {
       const verdict = this.masterVerdict(shard);
       if (!verdict.down)
         throw new FailoverRefused(
-          409,
           'master_not_down',
           `the master ${shard.master} of ${name} does not answer this leader, but only ${verdict.votes.length} of the ${verdict.needed} voting daemons needed saw it down for down_after_ms (${shard.settings.downAfterMs} ms); not failing over on one view (retry once it is declared down, or force a failover to a named replica)`,
         );
@@ -656,7 +657,7 @@ export class FailoverEngine {
     });
     if (!choice.to) {
       const why = choice.rejected.map((r) => `${r.addr}: ${r.reason}`).join('; ') || 'no replicas';
-      throw new FailoverRefused(409, 'no_candidate', `no replica of ${name} can take over: ${why}`);
+      throw new FailoverRefused('no_candidate', `no replica of ${name} can take over: ${why}`);
     }
     return this.beginFailover(shard, 'forced', choice.to, `${reason}${choice.note}`);
   }
@@ -665,28 +666,28 @@ export class FailoverEngine {
     const shard = this.shardOrThrow(name);
     const node = this.nodeOrThrow(shard, to);
     if (to === shard.master)
-      throw new FailoverRefused(400, 'invalid_request', `${to} is already the master of ${name}`);
+      throw new FailoverRefused('invalid_request', `${to} is already the master of ${name}`);
     if (node.role === 'observer')
-      throw new FailoverRefused(409, 'invalid_request', `${to} is an observer and is never promoted`);
+      throw new FailoverRefused('not_promotable', `${to} is an observer and is never promoted`);
     if (shard.pending || this.hasActiveJob(name))
-      throw new FailoverRefused(409, 'in_progress', `a failover of ${name} is already in progress`);
+      throw new FailoverRefused('in_progress', `a failover of ${name} is already in progress`);
     const choice = await this.chooseCandidate(shard, { force: true, masterDownForMs: 0, only: to });
     if (!choice.to) {
       const why = choice.rejected.map((r) => r.reason).join('; ') || 'not reachable';
-      throw new FailoverRefused(409, 'no_candidate', `cannot promote ${to}: ${why}`);
+      throw new FailoverRefused('no_candidate', `cannot promote ${to}: ${why}`);
     }
     return this.beginFailover(shard, 'forced', to, 'forced failover requested');
   }
 
   private shardOrThrow(name: string): Shard {
     const s = this.o.state.shards.get(name);
-    if (!s) throw new FailoverRefused(404, 'unknown_shard', `no shard ${name}`);
+    if (!s) throw new FailoverRefused('unknown_shard', `no shard ${name}`);
     return s;
   }
 
   private nodeOrThrow(shard: Shard, addr: string): ShardNode {
     const n = findNode(shard, addr);
-    if (!n) throw new FailoverRefused(404, 'unknown_node', `${addr} is not a node of ${shard.name}`);
+    if (!n) throw new FailoverRefused('unknown_node', `${addr} is not a node of ${shard.name}`);
     return n;
   }
 
@@ -1059,15 +1060,19 @@ export class FailoverEngine {
     try {
       for (const r of missing) {
         const body = { owner: this.o.nodeId, ...r, defaults: this.o.defaults };
-        const res = this.isLeader()
-          ? await this.register(body)
-          : await this.o.callLeader('shard.register', body);
-        if (res.status >= 300)
+        try {
+          if (this.isLeader()) await this.register(body);
+          else await this.o.callLeader('shard.register', body);
+          this.log.info({ shard: r.shard, addr: r.addr }, 'registered Redis node');
+        } catch (err) {
+          // No leader yet, or it is out of reach: the next attempt (a second later) goes on.
+          if (err instanceof Refused && (err.code === 'no_leader' || err.code === 'leader_unreachable'))
+            throw err;
           this.log.warn(
-            { shard: r.shard, addr: r.addr, status: res.status, body: res.body },
+            { shard: r.shard, addr: r.addr, err: (err as Error).message },
             'registering a Redis node failed',
           );
-        else this.log.info({ shard: r.shard, addr: r.addr }, 'registered Redis node');
+        }
       }
     } catch (err) {
       this.log.debug({ err: (err as Error).message }, 'could not register Redis nodes yet');
@@ -1082,11 +1087,10 @@ export class FailoverEngine {
    * while any node holds data. Any other node is made a replica of the committed master by
    * reconciliation.
    */
-  async register(body: unknown): Promise<{ status: number; body?: unknown }> {
+  async register(body: unknown): Promise<{ shard: string }> {
     const b = body as Partial<RedisConfig> & { owner?: number | null; defaults?: FailoverConfig };
-    if (typeof b?.shard !== 'string' || typeof b.addr !== 'string') {
-      return { status: 400, body: { error: { message: 'shard.register needs shard and addr' } } };
-    }
+    if (typeof b?.shard !== 'string' || typeof b.addr !== 'string')
+      throw new FailoverRefused('invalid_request', 'shard.register needs shard and addr');
     const node: ShardNode = {
       addr: b.addr,
       owner: typeof b.owner === 'number' ? b.owner : null,
@@ -1111,19 +1115,18 @@ export class FailoverEngine {
         settings: defaultSettings(b.defaults ?? this.o.defaults),
         atMs: at,
       });
-      if (!r.ok && !this.o.state.shards.has(b.shard))
-        return { status: 409, body: { error: { message: r.error } } };
+      if (!r.ok && !this.o.state.shards.has(b.shard)) throw new FailoverRefused('conflict', r.error);
       this.log.warn({ shard: b.shard, master, epoch: 0 }, 'shard created');
       shard = this.o.state.shards.get(b.shard)!;
     }
     const existing = findNode(shard, node.addr);
     if (!existing || JSON.stringify(existing) !== JSON.stringify(node)) {
       const r = await proposeCommand(this.o.raft, { t: 'shard.node.put', name: b.shard, node });
-      if (!r.ok) return { status: 409, body: { error: { message: r.error } } };
+      if (!r.ok) throw new FailoverRefused('conflict', r.error);
     }
     if (shard.master === null && shard.pending === null) await this.assignInitialMaster(shard.name);
     else if (!existing && info) await this.replaceEmptyInitialMaster(shard.name, node, info);
-    return { status: 200, body: { shard: shard.name } };
+    return { shard: shard.name };
   }
 
   /**

@@ -103,7 +103,15 @@ export const SCENARIOS: Record<string, Scenario> = {
     await d.start('a');
     const a0 = await d.info('a');
     await d.start('b', { replicaOf: 'a' });
-    await d.waitFor('b linked', async () => (await d.info('b')).masterLinkUp, 10_000);
+    // Both ends: the replica reports its link up a moment before the master moves it from
+    // wait_bgsave to online (a real redis-server showed wait_bgsave here under load).
+    await d.waitFor(
+      'b linked',
+      async () =>
+        (await d.info('b')).masterLinkUp &&
+        (await d.info('a')).connectedReplicas.some((r) => r.state === 'online'),
+      10_000,
+    );
     const b = await d.info('b');
     const a = await d.info('a');
     const out: Transcript = {

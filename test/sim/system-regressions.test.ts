@@ -25,6 +25,22 @@ const REGRESSIONS: [seed: number, found: string][] = [
   ],
   [541, 'checker: the last write was awaited without running virtual time (the run never settled)'],
   [
+    1014,
+    'checker: a master back from its RDB 15 ms before a failover decided on the verdict that found it down',
+  ],
+  [
+    1790,
+    'checker: a master back from a cut 35 ms before a failover decided on the verdict that found it down',
+  ],
+  [
+    7047,
+    'the replica a master restarted behind was made to lead it, then refused for its long-down link: no master',
+  ],
+  [
+    7151,
+    'checker: writes only crashed replicas held (down past down_after_ms) lost by promoting the running one',
+  ],
+  [
     1674,
     'checker: writes only an isolated master held (its replicas crashed or stalled) lost by the failover away from it',
   ],

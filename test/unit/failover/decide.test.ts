@@ -220,6 +220,25 @@ describe('rankCandidates: which replica is promoted', () => {
     expect(r.rejected[0]!.reason).toMatch(/link to the master has been down for 3600 s/);
   });
 
+  it('keeps a replica the master was demoted to follow, however long its link has been down (seed 7047)', () => {
+    // The master crashed, stayed away (330 s here; 10 x down_after is the bound), came back from an older RDB than this replica holds,
+    // and the restart guard made it a replica of this one: the link is down because the master
+    // was, and this replica holds the most of the history. Refusing it left no master for good.
+    const s = shard([node(M), a]);
+    const args = {
+      shard: s,
+      facts: [{ node: a, info: info({ masterLinkDownSinceSeconds: 330 }) }],
+      masterLastOffset: 0,
+      masterDownForMs: 100,
+      force: false,
+      lineage: LINEAGE,
+    };
+    expect(rankCandidates(args).ranked).toEqual([]);
+    expect(rankCandidates({ ...args, masterFollows: a.addr }).ranked.map((x) => x.addr)).toEqual([a.addr]);
+    // Following some other node says nothing about this one.
+    expect(rankCandidates({ ...args, masterFollows: '10.0.0.9:6379' }).ranked).toEqual([]);
+  });
+
   it('force skips the lag and link checks but not the role checks', () => {
     const s = shard([node(M), a], 10);
     const r = rankCandidates({

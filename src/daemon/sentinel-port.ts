@@ -1,0 +1,105 @@
+/**
+ * The Redis Sentinel protocol port of a daemon: the Sentinel commands (DaemonSentinelBackend),
+ * INFO, and the Sentinel events of every applied change, published on its pub/sub.
+ */
+import type { AdminApi } from '../admin/api.js';
+import type { ClusterState } from '../cluster/state.js';
+import type { FailoverEngine } from '../failover/engine.js';
+import type { ClusterReply } from '../raft/grpc/server.js';
+import { votersOf } from '../raft/membership.js';
+import type { RaftNode } from '../raft/node.js';
+import { majority } from '../raft/quorum.js';
+import type { NodeId } from '../raft/types.js';
+import { infoCommandSpec } from '../sentinel/commands-generic.js';
+import { eventsOfShardChange, LocalEvents, sentinelDetails } from '../sentinel/events.js';
+import { SentinelCommands } from '../sentinel/sentinel-commands.js';
+import { SentinelServer } from '../sentinel/server.js';
+import type { Clock } from '../util/clock.js';
+import type { Logger } from '../util/log.js';
+import { VERSION } from '../util/version.js';
+import { DaemonSentinelBackend } from './sentinel-backend.js';
+
+export interface SentinelPortDeps {
+  host: string;
+  port: number;
+  requirepass: string | undefined;
+  /** This daemon's Sentinel run id (SENTINEL MYID). */
+  sentinelId: string;
+  configFile: string;
+  nodeId: NodeId;
+  electionTimeoutMs: number;
+  raft: RaftNode;
+  state: ClusterState;
+  engine: FailoverEngine;
+  clock: Clock;
+  log: Logger;
+  api: () => AdminApi;
+  adminToken: string | undefined;
+  peerConnected: (id: NodeId) => boolean;
+  /** SENTINEL FAILOVER, on the leader or forwarded to it (the peer service's sentinel.failover). */
+  failover: (name: string) => Promise<ClusterReply>;
+  /** SHUTDOWN on the port. */
+  shutdown: () => void;
+}
+
+export interface SentinelPort {
+  server: SentinelServer;
+  /** Events from this daemon's own view (+sdown, ...), fed after every probe round. */
+  localEvents: LocalEvents;
+  port: number;
+}
+
+export async function openSentinelPort(d: SentinelPortDeps): Promise<SentinelPort> {
+  const server = new SentinelServer({
+    host: d.host,
+    port: d.port,
+    logger: d.log,
+    ...(d.requirepass ? { requirepass: d.requirepass } : {}),
+    genericCommands: {
+      shutdown: () => {
+        d.shutdown();
+        return undefined;
+      },
+    },
+  });
+  const publish = (channel: string, message: string) => server.publish(channel, message);
+  const backend = new DaemonSentinelBackend({
+    myId: d.sentinelId,
+    nodeId: d.nodeId,
+    raft: d.raft,
+    state: d.state,
+    engine: d.engine,
+    clock: d.clock,
+    api: d.api,
+    adminToken: d.adminToken,
+    peerConnected: d.peerConnected,
+    failover: d.failover,
+    publish,
+  });
+  const commands = new SentinelCommands(backend, { electionTimeoutMs: d.electionTimeoutMs });
+  commands.register(server);
+  server.register(
+    infoCommandSpec(server, {
+      sections: [commands.infoSection()],
+      serverFields: () => ({ run_id: d.sentinelId, config_file: d.configFile, raftinel_version: VERSION }),
+    }),
+  );
+  const localEvents = new LocalEvents(publish, (addr) => backend.seen(addr));
+  d.state.onChange((change) => {
+    if (change.type === 'shard') {
+      const voters = votersOf(d.raft.status().membership).length;
+      for (const [channel, message] of eventsOfShardChange(change.event, majority(voters)))
+        publish(channel, message);
+    } else if (change.type === 'member-info') {
+      const info = d.state.memberInfo.get(change.id);
+      if (!info?.runId || change.id === d.nodeId) return;
+      for (const s of d.state.shards.values())
+        publish(
+          '+sentinel',
+          sentinelDetails(info.runId ?? String(change.id), info.sentinel, s.name, s.master),
+        );
+    }
+  });
+  const bound = await server.listen();
+  return { server, localEvents, port: bound.port };
+}
