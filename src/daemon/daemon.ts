@@ -22,7 +22,7 @@ import type { RedisAdapter } from '../failover/redis.js';
 import { ClusterClient } from '../raft/grpc/cluster.js';
 import { GrpcServer } from '../raft/grpc/server.js';
 import { GrpcRaftTransport } from '../raft/grpc/transport.js';
-import { findMember, isVotingRole } from '../raft/membership.js';
+import { handOverLeadership } from '../raft/handover.js';
 import { RaftNode } from '../raft/node.js';
 import { FileStorage } from '../raft/storage/file-storage.js';
 import type { NodeId } from '../raft/types.js';
@@ -35,6 +35,7 @@ import { VERSION } from '../util/version.js';
 import { DaemonAdminBackend } from './admin-backend.js';
 import { FailoverServices } from './failover-services.js';
 import { MembershipUpkeep } from './membership-upkeep.js';
+import { watchRaftEvents } from './raft-events.js';
 import { loadOrCreateSentinelId } from './sentinel-id.js';
 import { openSentinelPort } from './sentinel-port.js';
 import { decideStartMode } from './startup.js';
@@ -93,8 +94,6 @@ export class Daemon {
   private localEvents: LocalEvents | null = null;
   private timers: TimerHandle[] = [];
   private stopping: Promise<void> | null = null;
-  private lastLeader = 0;
-  private lastRole = 'follower';
 
   private constructor(
     readonly config: NodeConfig,
@@ -241,7 +240,14 @@ export class Daemon {
     });
     for (const method of this.peers.methods())
       this.grpcServer.registerCluster(method, (body, meta) => this.peers.handle(method, body, meta));
-    this.watchRaft();
+    watchRaftEvents({
+      nodeId: this.nodeId,
+      raft: this.raft,
+      state: this.state,
+      metrics: this.metrics,
+      log: this.log,
+      stop: (reason, code) => void this.stop(reason, code),
+    });
     this.ports.raft = await this.grpcServer.start();
 
     this.sentinelId = await loadOrCreateSentinelId(c.dataDir);
@@ -310,53 +316,6 @@ export class Daemon {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Raft events: metrics and logs; a fatal error or this node's removal stops the daemon
-
-  private watchRaft(): void {
-    // Committed membership (the driver's own event fires as soon as a change is appended).
-    this.state.onChange((c) => {
-      if (c.type !== 'membership') return;
-      this.metrics.membershipChanges.inc();
-      if (c.membership.removed.includes(this.nodeId))
-        void this.stop('this node was removed from the group', 0);
-    });
-    this.raft.on((e) => {
-      switch (e.type) {
-        case 'role': {
-          const { role, leader, term } = e.state;
-          if (role === 'precandidate' || role === 'candidate') this.metrics.elections.inc();
-          // A campaign that wins at once (a one-voter group) is never seen as a candidate state.
-          else if (role === 'leader' && this.lastRole !== 'precandidate' && this.lastRole !== 'candidate')
-            this.metrics.elections.inc();
-          this.lastRole = role;
-          if (leader !== this.lastLeader) {
-            if (leader !== 0) this.metrics.leaderChanges.inc();
-            this.lastLeader = leader;
-          }
-          this.log.info({ role, leader: leader || null, term }, 'raft role changed');
-          return;
-        }
-        case 'membership':
-          this.log.info(
-            { members: e.membership.members, removed: e.membership.removed },
-            'membership in effect changed',
-          );
-          return;
-        case 'snapshot':
-          this.metrics.snapshots.inc({ kind: e.kind });
-          this.log.info({ kind: e.kind, index: e.index }, 'snapshot');
-          return;
-        case 'fatal':
-          this.log.fatal({ err: e.error }, 'raft failed; stopping');
-          void this.stop('raft failure', 1);
-          return;
-        case 'applied':
-          return;
-      }
-    });
-  }
-
-  // -------------------------------------------------------------------------------------------
   // Addresses
 
   /** Can this daemon (or, on a follower, its leader) reach member `id`? */
@@ -403,10 +362,6 @@ export class Daemon {
     this.timers.push(this.clock.setTimeout(loop, ms));
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => this.clock.setTimeout(resolve, ms));
-  }
-
   // -------------------------------------------------------------------------------------------
   // Shutdown
 
@@ -416,37 +371,13 @@ export class Daemon {
     this.stopping = (async () => {
       this.log.info({ reason }, 'stopping');
       for (const t of this.timers) t.cancel();
-      await this.handOverLeadership();
+      if (this.raft)
+        await handOverLeadership(this.raft, this.clock, 2 * this.config.raft.electionTimeoutMs, this.log);
       await this.teardown();
       this.log.info('stopped');
       this.resolveStopped(exitCode);
     })();
     return this.stopping;
-  }
-
-  private async handOverLeadership(): Promise<void> {
-    if (!this.raft) return;
-    const st = this.raft.status();
-    if (st.role !== 'leader' || this.raft.failed) return;
-    const candidates = st.progress
-      .filter((p) => {
-        const m = findMember(st.membership, p.id);
-        return m !== undefined && isVotingRole(m.role) && p.ticksSinceAck !== null;
-      })
-      .sort((a, b) => b.match - a.match || a.id - b.id);
-    const to = candidates[0];
-    if (!to) return;
-    try {
-      this.raft.transferLeadership(to.id);
-    } catch {
-      return;
-    }
-    const deadline = this.clock.nowMs() + 2 * this.config.raft.electionTimeoutMs;
-    while (this.clock.nowMs() < deadline && this.raft.status().role === 'leader') await this.sleep(10);
-    this.log.info(
-      { to: to.id, moved: this.raft.status().role !== 'leader' },
-      'handed leadership over before stopping',
-    );
   }
 
   private async teardown(): Promise<void> {

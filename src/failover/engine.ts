@@ -89,6 +89,12 @@ interface ReportedLineage {
 }
 /** Lineages a report carries at most (one per shard). */
 const REPORT_LINEAGES_MAX = 10_000;
+/**
+ * How many report ages (maxReportAgeMs: 4 probe rounds + 100 ms) a down verdict must hold while
+ * the leader's own probe sees the master answer (overruledBySelf): a probe in flight when a
+ * partition heals times out within 2 rounds or 100 ms, the next round's probe and report follow.
+ */
+const SELF_UP_CONFIRM_REPORT_AGES = 2;
 
 export class FailoverEngine {
   readonly prober: Prober;
@@ -102,6 +108,11 @@ export class FailoverEngine {
   private deciding = new Set<string>();
   /** Per shard: when this daemon applied the last aborted failover (monotonic ms). */
   private abortSeenAtMs = new Map<string, number>();
+  /**
+   * Per shard: since when (monotonic ms) a majority reports its master down while this leader's
+   * own probe sees it answer (see overruledBySelf).
+   */
+  private selfSawUpSinceMs = new Map<string, { master: string; sinceMs: number }>();
   private warned = new Map<string, number>();
   /** Per shard: the replication ids its committed master was seen with (decide.ts MasterLineage). */
   private lineage = new Map<string, MasterLineage>();
@@ -343,12 +354,37 @@ export class FailoverEngine {
       if (!shard.master || shard.pending || this.deciding.has(shard.name)) continue;
       if (this.hasActiveJob(shard.name)) continue;
       const verdict = this.masterVerdict(shard);
-      if (verdict.down) {
+      if (verdict.down && !this.overruledBySelf(shard, verdict.sawUp.includes(this.o.nodeId))) {
         void this.startAutomaticFailover(shard, verdict.votes);
-      } else {
+      } else if (!verdict.down) {
+        this.selfSawUpSinceMs.delete(shard.name);
         this.reconcile(shard);
       }
     }
+  }
+
+  /**
+   * A majority reports the master down, but this leader's own probe sees it answer. A report's
+   * "failing" is what its daemon's last probe said, and that probe may have been sent before a
+   * partition healed (seed 131 of the WAIT writes: a master back from a 19 s cut was failed over
+   * on two such reports 116 ms after the heal, its fresh writes lost). The verdict is acted on
+   * only once the disagreement has outlived every report formed before the master came back:
+   * SELF_UP_CONFIRM_REPORT_AGES report ages. A master only the leader can reach is still failed
+   * over, that much later; a master the leader sees fail is not delayed at all.
+   */
+  private overruledBySelf(shard: Shard, selfSawUp: boolean): boolean {
+    const master = shard.master!;
+    if (!selfSawUp) {
+      this.selfSawUpSinceMs.delete(shard.name);
+      return false;
+    }
+    const now = this.o.clock.nowMs();
+    const seen = this.selfSawUpSinceMs.get(shard.name);
+    if (!seen || seen.master !== master) {
+      this.selfSawUpSinceMs.set(shard.name, { master, sinceMs: now });
+      return true;
+    }
+    return now - seen.sinceMs < SELF_UP_CONFIRM_REPORT_AGES * this.maxReportAgeMs();
   }
 
   /** Whether a majority of voting daemons saw `addr` fail for the shard's down_after_ms (the write guard). */
@@ -493,19 +529,7 @@ export class FailoverEngine {
         ownerLive: this.ownerLive(node),
       })),
     );
-    const masterView = shard.master ? this.prober.view(shard.master) : undefined;
-    const ranking = rankCandidates({
-      shard,
-      facts,
-      masterLastOffset: masterView?.info?.role === 'master' ? masterView.info.offset : 0,
-      masterDownForMs: opts.masterDownForMs,
-      masterFollows:
-        masterView?.info?.role === 'slave' && masterView.info.masterHost
-          ? `${masterView.info.masterHost}:${masterView.info.masterPort}`
-          : null,
-      force: opts.force,
-      lineage: this.lineageOf(shard.name),
-    });
+    const ranking = this.rank(shard, facts, opts.force, opts.masterDownForMs);
     let best = ranking.ranked[0];
     if (best && !opts.force) {
       const wait = waitForAheadCandidate({
@@ -543,6 +567,37 @@ export class FailoverEngine {
         ? `; ${best.addr} has no live daemon beside it (no other replica was eligible): it is not fenced if it is cut off`
         : '';
     return { to: best?.addr ?? null, ranked: ranking.ranked, rejected: ranking.rejected, note };
+  }
+
+  /** rankCandidates with what this daemon knows of the shard's master. */
+  private rank(shard: Shard, facts: CandidateFacts[], force: boolean, masterDownForMs: number) {
+    const masterView = shard.master ? this.prober.view(shard.master) : undefined;
+    return rankCandidates({
+      shard,
+      facts,
+      masterLastOffset: masterView?.info?.role === 'master' ? masterView.info.offset : 0,
+      masterDownForMs,
+      masterFollows:
+        masterView?.info?.role === 'slave' && masterView.info.masterHost
+          ? `${masterView.info.masterHost}:${masterView.info.masterPort}`
+          : null,
+      force,
+      lineage: this.lineageOf(shard.name),
+    });
+  }
+
+  /**
+   * Why `node`, as its INFO reads now, may no longer be promoted (null: it still may). A decision
+   * is taken on INFO read before it commits; a job that retries or is resumed by another leader
+   * promotes later, and the node may have restarted empty or from an older RDB meanwhile (found
+   * by the system simulation, seed 878 with WAIT writes: a job resumed 26 s after its decision
+   * promoted its target moments after that Redis restarted empty). The lag is measured against
+   * the master's last offset seen, as at the decision.
+   */
+  private noLongerEligible(shard: Shard, node: ShardNode, info: RedisInfo, force: boolean): string | null {
+    const masterDownForMs = shard.master ? this.prober.downForMs(shard.master) : 0;
+    const r = this.rank(shard, [{ node, info, ownerLive: true }], force, masterDownForMs);
+    return r.ranked.length > 0 ? null : (r.rejected[0]?.reason ?? 'not eligible');
   }
 
   /** The daemon beside `node` is a voting or learning member this leader hears from. */
@@ -774,10 +829,17 @@ export class FailoverEngine {
    * REPLICAOF NO ONE on `to`, until it reports role:master (read on the same connection).
    * Returns the run id of the server that reported it, or the error.
    */
+  /**
+   * REPLICAOF NO ONE on `to`, retried within `budgetMs`. `recheck` (failovers): before each
+   * attempt, read the node and give up when it may no longer be promoted (noLongerEligible). A
+   * switchover has just seen its target catch up with the paused master, and its old master may
+   * already replicate the target, which that check would misread.
+   */
   private async promote(
     ctx: JobContext,
     to: ShardNode,
     budgetMs: number,
+    recheck: { shard: Shard; force: boolean } | null,
   ): Promise<{ runId: string } | { error: string }> {
     const deadline = ctx.clock.nowMs() + budgetMs;
     let lastErr = 'no answer';
@@ -785,6 +847,20 @@ export class FailoverEngine {
     const epoch = ctx.job.params.epoch as number;
     while (ctx.clock.nowMs() < deadline) {
       await this.assertToken(ctx, epoch, 'pending');
+      if (recheck) {
+        // What the node holds now, not when the decision was taken (see noLongerEligible).
+        const now = await this.o.adapter.info(refOf(to), REDIS_TIMEOUT_MS).catch((err: Error) => {
+          lastErr = err.message;
+          return null;
+        });
+        if (now === null) {
+          await ctx.sleep(10);
+          continue;
+        }
+        const refused = this.noLongerEligible(recheck.shard, to, now, recheck.force);
+        if (refused !== null) return { error: `${to.addr} may no longer be promoted: ${refused}` };
+        if (now.role === 'master') return { runId: now.runId };
+      }
       try {
         const after = await this.o.adapter.reconfigure(refOf(to), null, {
           rewriteConfig,
@@ -879,7 +955,10 @@ export class FailoverEngine {
     const node = findNode(shard, to);
     if (!node) return this.abort(ctx, shard, epoch, `${to} is no longer a node of ${shard.name}`);
     ctx.log.warn({ shard: shard.name, epoch, to }, 'promoting');
-    const promoted = await this.promote(ctx, node, Math.max(2000, shard.settings.downAfterMs));
+    const promoted = await this.promote(ctx, node, Math.max(2000, shard.settings.downAfterMs), {
+      shard,
+      force: kind === 'forced',
+    });
     if ('error' in promoted) return this.abort(ctx, shard, epoch, promoted.error);
     await this.commitMaster(
       ctx,
@@ -925,12 +1004,34 @@ export class FailoverEngine {
     const unpauseOld = () => this.o.adapter.unpause(refOf(oldNode), REDIS_TIMEOUT_MS).catch(() => {});
     const started = ctx.clock.nowMs();
 
-    if (ctx.job.step !== null && ctx.job.step !== 'started') {
+    const resumed = ctx.job.step !== null && ctx.job.step !== 'started';
+    if (resumed) {
       const [m, t] = await Promise.all([
         this.o.adapter.info(refOf(oldNode), REDIS_TIMEOUT_MS).catch(() => null),
         this.o.adapter.info(refOf(newNode), REDIS_TIMEOUT_MS).catch(() => null),
       ]);
       const demoted = m?.role === 'slave' && upstreamOf(m) === to;
+      // The target may have restarted (empty, or from an older RDB) since the switchover began:
+      // an empty Redis that starts as a master is not a finished promotion (found by the system
+      // simulation, seed 624 with WAIT writes: the switchover was finished onto it, 428 writes lost).
+      const lost = t === null ? null : this.noLongerEligible(shard, newNode, t, false);
+      if (lost !== null) {
+        // The old master, demoted, has not synced from the target yet (Redis waits
+        // repl-diskless-sync-delay before it sends a full resync): it takes its role back.
+        if (demoted) {
+          await this.assertToken(ctx, epoch, 'pending');
+          await this.o.adapter
+            .reconfigure(refOf(oldNode), null, { rewriteConfig: false, timeoutMs: REDIS_TIMEOUT_MS })
+            .catch(() => {});
+        }
+        await unpauseOld();
+        return this.abort(
+          ctx,
+          shard,
+          epoch,
+          `switchover interrupted by a leader change; ${to} may no longer be promoted: ${lost}; rolled back`,
+        );
+      }
       if (t?.role !== 'master' && !demoted) {
         await unpauseOld();
         return this.abort(
@@ -997,7 +1098,13 @@ export class FailoverEngine {
         );
       }
     }
-    const promoted = await this.promote(ctx, newNode, Math.max(500, pauseMs / 4));
+    // A resumed switchover re-reads its target before each attempt, as a failover does.
+    const promoted = await this.promote(
+      ctx,
+      newNode,
+      Math.max(500, pauseMs / 4),
+      resumed ? { shard, force: false } : null,
+    );
     if ('error' in promoted) {
       const err = promoted.error;
       // Roll back: the old master has everything the target has; make it master again.

@@ -1,5 +1,5 @@
 /**
- * `npm run sim -- --seeds N [--from S] [--layer raft|system|all] [--trace] [--jobs J]`: the
+ * `npm run sim -- --seeds N [--from S] [--layer raft|system|all] [--trace] [--jobs J] [--no-wait-writes]`: the
  * deterministic simulations. `raft` (the default): the Raft group alone (run.ts); `system`: the
  * whole system, daemons, failover engine, fencer, a model of Redis and clients (system.ts); `all`:
  * both. Prints one line per failing seed with the command that replays it, and a summary line per
@@ -26,9 +26,15 @@ type AnyResult = (SeedResult | SystemSeedResult) & {
   trace: string[];
 };
 
-function runLayerSeed(layer: Layer, seed: number, trace: boolean, log?: string): Promise<AnyResult> {
+function runLayerSeed(
+  layer: Layer,
+  seed: number,
+  trace: boolean,
+  waitWrites: boolean,
+  log?: string,
+): Promise<AnyResult> {
   return layer === 'system'
-    ? runSystemSeed(seed, { trace, ...(log ? { log } : {}) })
+    ? runSystemSeed(seed, { trace, waitWrites, ...(log ? { log } : {}) })
     : runSeed(seed, { trace });
 }
 
@@ -42,9 +48,9 @@ function positiveInt(name: string, min: number) {
 }
 
 /** A forked worker: runs the seeds it is given and sends each result to the parent. */
-async function workerMain(layer: Layer, seeds: number[]): Promise<void> {
+async function workerMain(layer: Layer, seeds: number[], waitWrites: boolean): Promise<void> {
   for (const seed of seeds) {
-    const r = await runLayerSeed(layer, seed, false);
+    const r = await runLayerSeed(layer, seed, false, waitWrites);
     await new Promise<void>((resolve) => process.send!({ ...r, trace: [] }, () => resolve()));
   }
 }
@@ -56,6 +62,10 @@ async function main(): Promise<void> {
     .option('--from <s>', 'first seed', positiveInt('--from', 0), 1)
     .option('--trace', 'print the trace of each seed (use with --seeds 1)')
     .option('--log <level>', "system layer: the daemons' logs to stderr at this level (with --trace)")
+    .option(
+      '--no-wait-writes',
+      'system layer: no WAIT 1 after every third write (replays seeds found before WAIT writes)',
+    )
     .option(
       '--layer <layer>',
       'raft (default), system, or all',
@@ -80,6 +90,7 @@ async function main(): Promise<void> {
     log?: string;
     jobs: number;
     layer: Layer | 'all';
+    waitWrites: boolean;
   }>();
   const layers: Layer[] = o.layer === 'all' ? ['raft', 'system'] : [o.layer];
   let anyFailed = false;
@@ -90,12 +101,12 @@ async function main(): Promise<void> {
 /** Run the seeds of one layer; prints its summary; true when any seed failed. */
 async function runLayer(
   layer: Layer,
-  o: { seeds: number; from: number; trace?: boolean; log?: string; jobs: number },
+  o: { seeds: number; from: number; trace?: boolean; log?: string; jobs: number; waitWrites: boolean },
 ): Promise<boolean> {
   const seeds = Array.from({ length: o.seeds }, (_, i) => o.from + i);
   const results: AnyResult[] = [];
   const started = performance.now();
-  const flag = layer === 'raft' ? '' : ` --layer ${layer}`;
+  const flag = layer === 'raft' ? '' : ` --layer ${layer}${o.waitWrites ? '' : ' --no-wait-writes'}`;
 
   const report = (r: AnyResult) => {
     results.push(r);
@@ -107,7 +118,7 @@ async function runLayer(
 
   if (o.trace || o.jobs === 1 || seeds.length === 1) {
     for (const seed of seeds) {
-      const r = await runLayerSeed(layer, seed, o.trace ?? false, o.log);
+      const r = await runLayerSeed(layer, seed, o.trace ?? false, o.waitWrites, o.log);
       if (o.trace) for (const line of r.trace) console.log(line);
       report(r);
     }
@@ -117,7 +128,8 @@ async function runLayer(
       Array.from({ length: jobs }, (_, j) => {
         const mine = seeds.filter((_, i) => i % jobs === j);
         return new Promise<void>((resolve, reject) => {
-          const w = fork(fileURLToPath(import.meta.url), ['--worker', layer, mine.join(',')], {
+          const args = ['--worker', layer, mine.join(','), ...(o.waitWrites ? [] : ['--no-wait-writes'])];
+          const w = fork(fileURLToPath(import.meta.url), args, {
             execArgv: ['--import', 'tsx'],
           });
           w.on('message', (r: AnyResult) => report(r));
@@ -165,7 +177,7 @@ async function runLayer(
       anyMissing = true;
     }
     console.log(
-      `sim: layer=system ${results.length} seeds in ${secs} s; empty_source_resyncs_with_delay_0=${sum('emptySourceDelay0')} lost_in_declared_windows=${sum('lostInWindow')} lost_with_only_copy_crashed=${sum('lostWithCrash')} operator_forced=${sum('operatorForced')} virtual_s=${(sum('virtualMs') / 1000).toFixed(0)}`,
+      `sim: layer=system ${results.length} seeds in ${secs} s; empty_source_resyncs_with_delay_0=${sum('emptySourceDelay0')} behind_source_resyncs_with_delay_0=${sum('behindSourceDelay0')} lost_in_declared_windows=${sum('lostInWindow')} lost_with_only_copy_crashed=${sum('lostWithCrash')} wait_confirmed=${sum('waitConfirmed')} wait_lost_declared=${sum('waitLostDeclared')} read_barriers=${sum('readBarriers')} operator_forced=${sum('operatorForced')} virtual_s=${(sum('virtualMs') / 1000).toFixed(0)}`,
     );
     console.log(
       `sim: layer=system seeds=${results.length} failed=${failed} failovers=${sum('failovers')} switchovers=${sum('switchovers')} fences=${sum('fences')} stalls=${sum('stalls')} partitions=${sum('partitions')} restarts=${sum('restarts')} acked=${sum('acked')} lost=${sum('lost')}`,
@@ -184,6 +196,7 @@ if (workerAt < 0) {
   workerMain(
     process.argv[workerAt + 1] === 'system' ? 'system' : 'raft',
     (process.argv[workerAt + 2] ?? '').split(',').filter(Boolean).map(Number),
+    !process.argv.includes('--no-wait-writes'),
   ).then(
     () => process.exit(0),
     (err) => {

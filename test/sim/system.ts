@@ -14,13 +14,22 @@
  * Invariants, checked as the run goes (every few ms of virtual time) and at the end:
  * - at most one committed master per shard and epoch, in every daemon's state;
  * - Redis is told to become a master (REPLICAOF NO ONE) only for a committed failover decision;
- * - a promoted Redis holds the current master's replication history (its replication id was the
- *   committed master's during this epoch), unless the failover was forced;
+ * - a promoted Redis holds part of the current master's replication history (Redis would let it
+ *   PSYNC from that master: its replication id is the master's, or one the master continued, up
+ *   to where the master's history left it), unless the failover was forced;
  * - an empty Redis is never the source of a full resync of a replica that held data;
  * - no two leaders' leases are valid at the same moment (no follower lease of another term either);
  * - at most one Redis of a shard acknowledges writes at any moment, and no acknowledged write is
  *   lost, outside the declared windows (around a fault of the host, Redis or daemon that acked it:
  *   from WINDOW_BEFORE_MS before it until the fence bound after it);
+ * - no write confirmed by `WAIT 1` that reached the Redis promoted next is lost, whatever happened
+ *   to the master that acknowledged it (its windows do not count), unless every copy was lost with
+ *   a crash or was cut off (the declared only-copy cases). A write that reached only replicas that
+ *   were not promoted is checked as any write: Redis's WAIT promises no more (seed 189: a master
+ *   stalled past down_after_ms ran its queued writes as it resumed, its replica confirmed one, the
+ *   failover had promoted another);
+ * - every read barrier (ReadIndex) that resolves on a daemon has applied every entry committed
+ *   anywhere before the barrier began (the fence is lifted only after one);
  * - after the faults stop: the shard has one writable master that every daemon names, no failover
  *   is pending and every request was answered.
  */
@@ -137,10 +146,17 @@ export interface SystemSeedResult {
   lostInWindow: number;
   /** Acknowledged writes lost because the only Redis holding them crashed (declared, reported). */
   lostWithCrash: number;
+  /** Writes `WAIT 1` confirmed, and those lost with every copy (declared). */
+  waitConfirmed: number;
+  waitLostDeclared: number;
+  /** Read barriers that resolved (each checked against what was committed before it). */
+  readBarriers: number;
   /** Seeds where the current history was lost and the simulated operator forced a failover. */
   operatorForced: number;
   /** Full resyncs from an empty Redis with repl-diskless-sync-delay 0 (outside the promise). */
   emptySourceDelay0: number;
+  /** Full resyncs from a Redis behind the replica with repl-diskless-sync-delay 0 (declared). */
+  behindSourceDelay0: number;
   faults: Record<FaultKind, number>;
   virtualMs: number;
   trace: string[];
@@ -221,6 +237,8 @@ class SimDaemon {
   state: ClusterState | null = null;
   services: FailoverServices | null = null;
   adapter: SimRedisAdapter | null = null;
+  /** The adapter the daemon's services call (stall-aware, watched by the checker). */
+  redis: RedisAdapter | null = null;
 
   constructor(
     readonly id: NodeId,
@@ -233,6 +251,19 @@ class SimDaemon {
   get running(): boolean {
     return this.proc.up && !this.proc.stalled && this.raft !== null;
   }
+}
+
+const ZERO_REPLID = '0'.repeat(40);
+
+/** Would Redis let `srv` PSYNC from a master whose history is `history` (see masterReplIds)? */
+function inHistory(
+  history: ReadonlyMap<string, number>,
+  srv: { replid: string; replid2: string; offset: number; secondReplOffset: number },
+): boolean {
+  const own = history.get(srv.replid);
+  if (own !== undefined && srv.offset <= own) return true;
+  const continued = history.get(srv.replid2);
+  return continued !== undefined && srv.secondReplOffset - 1 <= continued;
 }
 
 /** A RedisAdapter whose answers reach a stalled daemon only when it resumes. */
@@ -278,6 +309,15 @@ interface Ack {
   atMs: number;
 }
 
+/** A write `WAIT 1` confirmed: when, and which other Redis held it at that moment. */
+interface DurableAck extends Ack {
+  holders: string[];
+}
+
+/** Every WAIT_EVERY-th write is followed by `WAIT 1 WAIT_MS` on the same connection. */
+const WAIT_EVERY = 3;
+const WAIT_MS = 200;
+
 interface Window {
   node: string;
   fromMs: number;
@@ -290,6 +330,11 @@ export interface SystemOptions {
   trace?: boolean;
   /** Daemon logs to stderr at this pino level, stamped with virtual time (`--log debug`). */
   log?: string;
+  /**
+   * Follow every WAIT_EVERY-th write with `WAIT 1` (default true). The extra traffic changes
+   * every seed's schedule: seeds found before it replay with false (`--no-wait-writes`).
+   */
+  waitWrites?: boolean;
 }
 
 export class SimSystem {
@@ -303,6 +348,13 @@ export class SimSystem {
   readonly traceLines: string[] = [];
   private hostCuts = new Set<string>();
   readonly acks: Ack[] = [];
+  readonly durableAcks: DurableAck[] = [];
+  /** The highest commit index any daemon ever reported (a lower bound of what is committed). */
+  private maxCommitSeen = 0;
+  private readBarriers = 0;
+  get readBarrierCount(): number {
+    return this.readBarriers;
+  }
   readonly windows: Window[] = [];
   /**
    * Keys whose only copy died with a Redis crash (see noteOnlyCopies), or was unreachable while
@@ -324,7 +376,13 @@ export class SimSystem {
   /** When each committed master was first applied by any daemon, in order. */
   private masterTimeline: { atMs: number; master: string }[] = [];
   /** Replication ids the committed master of the current epoch was seen with. */
-  private masterReplIds = new Map<number, Set<string>>();
+  /**
+   * epoch -> the committed master's history: each replication id it was seen with, and the last
+   * offset of that id in it (Infinity for its own id; second_repl_offset - 1 for its replid2, the
+   * history it continued). A Redis holds part of that history when Redis itself would let it
+   * PSYNC from the master (see inHistory).
+   */
+  private masterReplIds = new Map<number, Map<string, number>>();
   /** epoch -> the most keys the committed master was seen holding. */
   private masterLastKeys = new Map<number, number>();
   /** Requests not answered yet; `live` false once the process that waits for it is gone. */
@@ -339,6 +397,7 @@ export class SimSystem {
     fences: 0,
     operatorForced: 0,
     emptySourceDelay0: 0,
+    behindSourceDelay0: 0,
   };
   /** How many of each kind of fault were injected (every kind must show up over a long run). */
   readonly faults: Record<FaultKind, number> = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<
@@ -406,9 +465,19 @@ export class SimSystem {
     if (this.traceOn) this.traceLines.push(`${String(Math.round(this.s.now)).padStart(7)} ${line}`);
   }
 
+  /**
+   * The first violation. Checks also run in promise callbacks (a client's reply, a read
+   * barrier), where a throw would only reject a promise nobody awaits: runFor rethrows it.
+   */
+  firstViolation: SystemViolation | null = null;
+  /** The leader last traced (`id@term`, or none). */
+  private tracedLeader = '';
+
   private violation(msg: string): never {
     this.trace(`VIOLATION ${msg}`);
-    throw new SystemViolation(`t=${Math.round(this.s.now)} ms: ${msg}`);
+    const err = new SystemViolation(`t=${Math.round(this.s.now)} ms: ${msg}`);
+    this.firstViolation ??= err;
+    throw err;
   }
 
   hostOf(endpoint: string): number {
@@ -454,11 +523,12 @@ export class SimSystem {
     });
     const adapter = new SimRedisAdapter(this.world, `d${id}`);
     const redis: RedisConfig[] = [{ shard: SHARD, addr: redisAddr(id), role: 'replica', priority: 100 }];
+    const watched = stallAware(adapter, d.proc, inc, (m, a) => this.onRedisCall(d, m, a));
     const services = new FailoverServices({
       nodeId: id,
       raft,
       state,
-      adapter: stallAware(adapter, d.proc, inc, (m, a) => this.onRedisCall(d, m, a)),
+      adapter: watched,
       clock,
       logger: this.logger(id),
       electionTimeoutMs: SYSTEM_TIMING.electionTimeoutMs,
@@ -487,10 +557,12 @@ export class SimSystem {
         }
       }
     });
+    this.checkReadBarriers(id, raft);
     d.raft = raft;
     d.state = state;
     d.services = services;
     d.adapter = adapter;
+    d.redis = watched;
     raft.on((e) => {
       if (e.type === 'fatal') this.violation(`daemon ${id} hit a fatal Raft error: ${e.error.message}`);
     });
@@ -513,6 +585,7 @@ export class SimSystem {
     d.state = null;
     d.services = null;
     d.adapter = null;
+    d.redis = null;
     d.disk.crash();
     this.stats.restarts++;
     this.fault('daemon-crash');
@@ -607,9 +680,9 @@ export class SimSystem {
     if (p.to === node.addr && p.kind !== 'forced' && opts?.killClients !== false) {
       const server = this.world.get(node.addr);
       const seen = this.masterReplIds.get(shard.epoch);
-      if (seen && server.status === 'running' && !seen.has(server.replid) && !seen.has(server.replid2))
+      if (seen && server.status === 'running' && !inHistory(seen, server))
         this.violation(
-          `${node.addr} promoted (epoch ${p.epoch}) with replication id ${server.replid}, not the history of the master ${shard.master} (${[...seen].join(', ')})`,
+          `${node.addr} promoted (epoch ${p.epoch}) with replication id ${server.replid}, not the history of the master ${shard.master} (${[...seen].map(([id, upTo]) => `${id} up to ${upTo}`).join(', ')})`,
         );
     }
   }
@@ -626,9 +699,29 @@ export class SimSystem {
     replicaKeysBefore: number;
     rdbKeys: number;
   }): void {
-    if (e.rdbKeys > 0 || e.replicaKeysBefore === 0) return;
+    if (e.replicaKeysBefore === 0) return;
     const src = this.world.servers.get(e.master);
-    if (src && src.cfg.disklessSyncDelayMs < 1000) {
+    const delay0 = src !== undefined && src.cfg.disklessSyncDelayMs < 1000;
+    if (e.rdbKeys > 0) {
+      // A source behind the replica (restarted from an older RDB): with a delay of 0 a replica
+      // copies it as soon as it connects, before the restart guard can demote it, and once one
+      // replica serves on its new history the guard stands down (seed 1461 with WAIT writes: a
+      // replica resynced at once, the last one holding the writes 9 s later). What the replica
+      // alone held is lost with its dataset: declared and counted. With the documented delay
+      // (1 s or more), the lost-write check judges it.
+      if (delay0) {
+        const lost = this.onlyCopies(e.replica, false).filter((k) => !src.data.has(k));
+        if (lost.length > 0) {
+          this.stats.behindSourceDelay0++;
+          for (const k of lost) this.onlyCopyLost.add(k);
+          this.trace(
+            `${e.replica} full-resynced from ${e.master}, behind it by ${lost.length} keys (repl-diskless-sync-delay 0: declared)`,
+          );
+        }
+      }
+      return;
+    }
+    if (delay0) {
       this.stats.emptySourceDelay0++;
       // Not checked, so what the replica alone held is lost with its dataset: declared.
       this.noteOnlyCopies(e.replica, false);
@@ -657,7 +750,7 @@ export class SimSystem {
     if (master) {
       const srv = this.world.servers.get(master);
       if (srv && srv.status === 'running' && srv.masterAddr === null) {
-        const set = this.masterReplIds.get(epoch) ?? new Set<string>();
+        const set = this.masterReplIds.get(epoch) ?? new Map<string, number>();
         this.masterReplIds.set(epoch, set);
         // A master that restarted empty starts a new history: a replica that synced from it did
         // not sync from the epoch's data, so its id is not one of the epoch's.
@@ -668,9 +761,19 @@ export class SimSystem {
           !set.has(srv.replid2) &&
           (this.masterLastKeys.get(epoch) ?? 0) > 0 &&
           (srv.data.size === 0 || srv.startedFromNothing);
-        if (!restartedEmpty) set.add(srv.replid);
+        if (!restartedEmpty) {
+          set.set(srv.replid, Number.POSITIVE_INFINITY);
+          if (srv.replid2 !== ZERO_REPLID && srv.secondReplOffset > 0)
+            set.set(srv.replid2, Math.max(set.get(srv.replid2) ?? 0, srv.secondReplOffset - 1));
+        }
         this.masterLastKeys.set(epoch, Math.max(this.masterLastKeys.get(epoch) ?? 0, srv.data.size));
       }
+    }
+    if (this.traceOn) {
+      const l = this.leader();
+      const now = l ? `${l.id}@${l.raft!.status().term}` : 'none';
+      if (now !== this.tracedLeader) this.trace(`leader ${now}`);
+      this.tracedLeader = now;
     }
     // Leases: at most one leader's term holds a valid lease at any moment.
     const holders = new Set<string>();
@@ -719,12 +822,31 @@ export class SimSystem {
         sinceMs: this.s.now,
         live: () => true,
       });
-      void c.set(addr, key, 'v', 1000).then((r) => {
-        this.pendingRequests.delete(rid);
-        if (!r.ok) return;
-        const at = this.s.now;
-        this.acks.push({ key, node: addr, atMs: at });
-      });
+      const durable = this.opts.waitWrites !== false && this.writeSeq % WAIT_EVERY === 0;
+      void c
+        .set(addr, key, 'v', 1000)
+        .then(async (r) => {
+          if (!r.ok) {
+            this.pendingRequests.delete(rid);
+            return;
+          }
+          this.acks.push({ key, node: addr, atMs: this.s.now });
+          if (!durable) {
+            this.pendingRequests.delete(rid);
+            return;
+          }
+          const w = await c.wait(addr, 1, WAIT_MS, 1000);
+          this.pendingRequests.delete(rid);
+          if (!w.ok || typeof w.reply !== 'number' || w.reply < 1) return;
+          const holders = [...this.world.servers.values()]
+            .filter((o) => o.addr !== addr && o.status === 'running' && o.data.has(key))
+            .map((o) => o.addr);
+          if (holders.length === 0)
+            this.violation(`WAIT 1 on ${addr} answered ${w.reply} for ${key}, which no other Redis holds`);
+          this.durableAcks.push({ key, node: addr, atMs: this.s.now, holders });
+        })
+        // A violation is recorded and rethrown by runFor; nobody awaits this promise.
+        .catch(() => {});
     }
   }
 
@@ -1009,6 +1131,7 @@ export class SimSystem {
     while (this.s.now < end) {
       this.s.runUntil(Math.min(end, this.s.now + sliceMs));
       await flush();
+      if (this.firstViolation) throw this.firstViolation;
       this.checkStep();
     }
   }
@@ -1055,13 +1178,16 @@ export class SimSystem {
     }
     if (!shard?.master) return null;
     const m = this.world.get(shard.master);
-    const seen = this.masterReplIds.get(shard.epoch) ?? new Set<string>();
+    const seen = this.masterReplIds.get(shard.epoch) ?? new Map<string, number>();
     if (m.status === 'running' && m.masterAddr === null && seen.has(m.replid)) return null;
     let best: { addr: string; keys: number } | null = null;
     for (const srv of this.world.servers.values()) {
       if (srv.status !== 'running') return null;
       if (srv.addr === shard.master) continue;
-      if (seen.has(srv.replid) || seen.has(srv.replid2)) return null;
+      // As before the histories kept offsets: a Redis on one of the master's own ids (a
+      // restarted former master continuing an older id is not promoted on its own; seed 1008).
+      if (seen.get(srv.replid) === Number.POSITIVE_INFINITY) return null;
+      if (seen.get(srv.replid2) === Number.POSITIVE_INFINITY) return null;
       if (!best || srv.data.size > best.keys) best = { addr: srv.addr, keys: srv.data.size };
     }
     return best?.addr ?? null;
@@ -1144,6 +1270,44 @@ export class SimSystem {
     this.lostInWindow = lostInWindow;
     this.lostWithCrash = lostWithCrash;
     if (lost > 0) this.violation(`${lost} acknowledged writes lost outside the declared windows`);
+    // A write WAIT 1 confirmed reached a replica; when that replica is the next one promoted, the
+    // master's own faults do not excuse losing it.
+    for (const a of this.durableAcks) {
+      if (data.has(a.key)) continue;
+      const next = this.masterTimeline.find((m) => m.atMs > a.atMs && m.master !== a.node);
+      if (!next || !a.holders.includes(next.master) || this.onlyCopyLost.has(a.key)) {
+        this.durableLostDeclared++;
+        continue;
+      }
+      this.lost++;
+      this.violation(
+        `${a.key}, confirmed by WAIT 1 on ${a.node} at ${Math.round(a.atMs)} ms (held by ${a.holders.join(', ')}, ${next.master} promoted next), is lost`,
+      );
+    }
+  }
+
+  /** Writes WAIT 1 confirmed that were lost, and not held by the Redis promoted next or lost with every copy (declared, reported). */
+  durableLostDeclared = 0;
+
+  /** Reports every read barrier that resolved before every entry committed earlier was applied. */
+  checkReadBarriers(id: NodeId, raft: RaftNode): void {
+    const barrier = raft.readBarrier.bind(raft);
+    raft.readBarrier = async (timeoutMs?: number) => {
+      const committedBefore = Math.max(this.noteCommits(), 0);
+      await barrier(timeoutMs);
+      this.readBarriers++;
+      if (raft.applied < committedBefore)
+        this.violation(
+          `a read barrier on daemon ${id} resolved at applied index ${raft.applied}, though ${committedBefore} was committed before it began`,
+        );
+    };
+  }
+
+  /** The highest commit index any running daemon holds now, or ever held. */
+  private noteCommits(): number {
+    for (const d of this.daemons.values())
+      if (d.raft) this.maxCommitSeen = Math.max(this.maxCommitSeen, d.raft.status().commit);
+    return this.maxCommitSeen;
   }
 }
 
@@ -1152,9 +1316,14 @@ const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
 /** One seed: a chaos phase with random faults, then recovery, convergence and the checks. */
 export async function runSystemSeed(
   seed: number,
-  opts: { trace?: boolean; log?: string } = {},
+  opts: { trace?: boolean; log?: string; waitWrites?: boolean } = {},
 ): Promise<SystemSeedResult> {
-  const sys = new SimSystem({ seed, trace: opts.trace ?? false, ...(opts.log ? { log: opts.log } : {}) });
+  const sys = new SimSystem({
+    seed,
+    trace: opts.trace ?? false,
+    waitWrites: opts.waitWrites ?? true,
+    ...(opts.log ? { log: opts.log } : {}),
+  });
   const r = sys.random;
   let failure: string | null = null;
   try {
@@ -1272,6 +1441,7 @@ export async function runSystemSeed(
     // Settle the in-flight writes, then check what survived.
     await sys.runFor(2000);
     await sys.finish();
+    if (sys.firstViolation) throw sys.firstViolation;
   } catch (err) {
     failure = err instanceof SystemViolation ? err.message : `${(err as Error).stack ?? err}`;
   }
@@ -1295,8 +1465,12 @@ export async function runSystemSeed(
     lost: sys.lost,
     lostInWindow: sys.lostInWindow,
     lostWithCrash: sys.lostWithCrash,
+    waitConfirmed: sys.durableAcks.length,
+    waitLostDeclared: sys.durableLostDeclared,
+    readBarriers: sys.readBarrierCount,
     operatorForced: sys.stats.operatorForced,
     emptySourceDelay0: sys.stats.emptySourceDelay0,
+    behindSourceDelay0: sys.stats.behindSourceDelay0,
     faults: { ...sys.faults },
     virtualMs: sys.s.now,
     trace: sys.traceLines,

@@ -401,6 +401,66 @@ describe('a promotion whose outcome was lost (issue 9, also seen)', () => {
     expect(t.r2.role).toBe('slave');
   });
 
+  it('a job that retries (or is resumed) re-reads its target: one that restarted empty meanwhile is not promoted (sim seed 878)', async () => {
+    const t = setup();
+    await run(t.s, 300);
+    t.m.up = false;
+    // The decision named R1, which then went down: the job's attempts fail.
+    t.r1.up = false;
+    await beginFailoverOf(t.raft, { to: R1, kind: 'auto', state: 'running', reason: null, origin: 1 });
+    await run(t.s, 500);
+    expect(t.shard().pending?.to).toBe(R1);
+    // R1 comes back empty (no persistence): a master of its own, nothing of the history.
+    t.r1.restart({}, { up: true, role: 'master', upstream: null, keys: 0, offset: 0 });
+    await run(t.s, 3000, () => t.shard().pending === null);
+    expect(t.shard().pending).toBeNull();
+    expect(t.shard().master).not.toBe(R1);
+    expect(t.jobs()[0]!.state).toBe('failed');
+    expect(String(t.jobs()[0]!.reason)).toMatch(/r1:1 may no longer be promoted: reports role:master/);
+  });
+
+  it('a switchover resumed by a new leader is rolled back when its target restarted empty (sim seed 624)', async () => {
+    const t = setup();
+    await run(t.s, 300);
+    // As a leader that crashed after demoting M: M replicates R1, and R1 restarted empty.
+    t.m.role = 'slave';
+    t.m.upstream = R1;
+    t.r1.restart({}, { role: 'master', upstream: null, keys: 0, offset: 0 });
+    const job = {
+      id: 'j1',
+      kind: 'shard.switchover' as const,
+      params: { shard: SHARD, epoch: 1, from: M, to: R1, kind: 'switchover', reason: 'test' },
+      state: 'running' as const,
+      reason: null,
+      step: `demoting ${M} and promoting ${R1}`,
+      result: null,
+      createdAtMs: 0,
+      updatedAtMs: 0,
+      origin: 1,
+    };
+    await t.raft.propose(
+      encodeCommand({
+        t: 'shard.failover.begin',
+        name: SHARD,
+        expectEpoch: 0,
+        epoch: 1,
+        from: M,
+        to: R1,
+        kind: 'switchover',
+        jobId: 'j1',
+        atMs: 0,
+        job,
+      }),
+    );
+    await run(t.s, 3000, () => t.shard().pending === null);
+    expect(t.shard().pending).toBeNull();
+    expect(t.shard().master).toBe(M);
+    expect(t.m.role).toBe('master');
+    const done = t.state.jobs.get('j1')!;
+    expect(done.state).toBe('failed');
+    expect(String(done.reason)).toMatch(/r1:1 may no longer be promoted: reports role:master.*rolled back/);
+  });
+
   it('a failover left pending by a job that already ended is aborted by the leader', async () => {
     const t = setup();
     await run(t.s, 300);
@@ -477,6 +537,52 @@ describe('SENTINEL FAILOVER (issue 9, also seen)', () => {
     expect(err).toBeInstanceOf(FailoverRefused);
     expect((err as FailoverRefused).code).toBe('master_not_down');
     expect(t.jobs()).toEqual([]);
+  });
+});
+
+describe("the leader's own view of the master (sim seed 131 with WAIT writes)", () => {
+  const downReports = (t: ReturnType<typeof setup>, failing: boolean) => {
+    for (const from of [2, 3])
+      t.engine.receiveReport({
+        from,
+        report: { nodes: [report(M, failing, failing ? 19_500 : 0)], stalledRecently: false },
+      });
+  };
+
+  it('a majority whose reports predate a heal does not fail over a master the leader sees answer', async () => {
+    const t = setup({ voters: [1, 2, 3] });
+    await run(t.s, 300);
+    // Two daemons back from a partition report what their last probes (sent before the heal)
+    // said: failing for 19.5 s. The leader's own probe sees the master answer.
+    for (let i = 0; i < 3; i++) {
+      downReports(t, true);
+      await run(t.s, 50);
+    }
+    // Their next probes reach the master.
+    for (let i = 0; i < 20; i++) {
+      downReports(t, false);
+      await run(t.s, 50);
+    }
+    expect(t.jobs()).toEqual([]);
+    expect(t.shard().master).toBe(M);
+    expect(t.m.role).toBe('master');
+  });
+
+  it('a master only the leader can reach is still failed over, once the reports have held a while', async () => {
+    const t = setup({ voters: [1, 2, 3] });
+    await run(t.s, 300);
+    const start = t.s.now;
+    let failedOverAt: number | null = null;
+    for (let i = 0; i < 60 && failedOverAt === null; i++) {
+      downReports(t, true);
+      await run(t.s, 50);
+      if (t.jobs().length > 0) failedOverAt = t.s.now;
+    }
+    expect(failedOverAt).not.toBeNull();
+    // Later than the first report by at least two report ages (2 x (4 rounds + 100 ms)).
+    expect(failedOverAt! - start).toBeGreaterThanOrEqual(2 * (4 * 50 + 100));
+    await run(t.s, 3000, () => t.shard().master !== M);
+    expect(t.shard().master).not.toBe(M);
   });
 });
 
