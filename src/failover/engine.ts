@@ -95,12 +95,6 @@ const REPORT_LINEAGES_MAX = 10_000;
  * partition heals times out within 2 rounds or 100 ms, the next round's probe and report follow.
  */
 const SELF_UP_CONFIRM_REPORT_AGES = 2;
-/**
- * A failover job that starts within this long of its decision on the deciding daemon promotes
- * on the INFO the decision read; later attempts, and jobs resumed by another leader, re-read the
- * target first (noLongerEligible). Saves a round trip on every failover.
- */
-const FRESH_DECISION_MS = 500;
 
 export class FailoverEngine {
   readonly prober: Prober;
@@ -119,8 +113,6 @@ export class FailoverEngine {
    * own probe sees it answer (see overruledBySelf).
    */
   private selfSawUpSinceMs = new Map<string, { master: string; sinceMs: number }>();
-  /** Per shard: the last failover this daemon decided, and when (monotonic ms; FRESH_DECISION_MS). */
-  private decidedAtMs = new Map<string, { jobId: string; atMs: number }>();
   private warned = new Map<string, number>();
   /** Per shard: the replication ids its committed master was seen with (decide.ts MasterLineage). */
   private lineage = new Map<string, MasterLineage>();
@@ -640,8 +632,6 @@ export class FailoverEngine {
       updatedAtMs: now,
       origin: this.o.nodeId,
     };
-    // Before proposing: the job may start as soon as the entry applies.
-    this.decidedAtMs.set(shard.name, { jobId: job.id, atMs: this.o.clock.nowMs() });
     const r = await proposeCommand(this.o.raft, {
       t: 'shard.failover.begin',
       name: shard.name,
@@ -841,8 +831,7 @@ export class FailoverEngine {
    */
   /**
    * REPLICAOF NO ONE on `to`, retried within `budgetMs`. `recheck` (failovers): before each
-   * attempt (but the first of a fresh decision, `skipFirst`: FRESH_DECISION_MS), read the node
-   * and give up when it may no longer be promoted (noLongerEligible). A
+   * attempt, read the node and give up when it may no longer be promoted (noLongerEligible). A
    * switchover has just seen its target catch up with the paused master, and its old master may
    * already replicate the target, which that check would misread.
    */
@@ -850,15 +839,15 @@ export class FailoverEngine {
     ctx: JobContext,
     to: ShardNode,
     budgetMs: number,
-    recheck: { shard: Shard; force: boolean; skipFirst?: boolean } | null,
+    recheck: { shard: Shard; force: boolean } | null,
   ): Promise<{ runId: string } | { error: string }> {
     const deadline = ctx.clock.nowMs() + budgetMs;
     let lastErr = 'no answer';
     let rewriteConfig = this.prober.view(to.addr)?.info?.configFile !== '';
     const epoch = ctx.job.params.epoch as number;
-    for (let attempt = 0; ctx.clock.nowMs() < deadline; attempt++) {
+    while (ctx.clock.nowMs() < deadline) {
       await this.assertToken(ctx, epoch, 'pending');
-      if (recheck && !(attempt === 0 && recheck.skipFirst)) {
+      if (recheck) {
         // What the node holds now, not when the decision was taken (see noLongerEligible).
         const now = await this.o.adapter.info(refOf(to), REDIS_TIMEOUT_MS).catch((err: Error) => {
           lastErr = err.message;
@@ -966,12 +955,9 @@ export class FailoverEngine {
     const node = findNode(shard, to);
     if (!node) return this.abort(ctx, shard, epoch, `${to} is no longer a node of ${shard.name}`);
     ctx.log.warn({ shard: shard.name, epoch, to }, 'promoting');
-    const decided = this.decidedAtMs.get(shard.name);
-    const fresh = decided?.jobId === ctx.job.id && ctx.clock.nowMs() - decided.atMs < FRESH_DECISION_MS;
     const promoted = await this.promote(ctx, node, Math.max(2000, shard.settings.downAfterMs), {
       shard,
       force: kind === 'forced',
-      skipFirst: fresh,
     });
     if ('error' in promoted) return this.abort(ctx, shard, epoch, promoted.error);
     await this.commitMaster(
