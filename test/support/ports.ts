@@ -1,29 +1,48 @@
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /**
- * Free TCP ports on 127.0.0.1, picked by the kernel (listen on port 0) so parallel test files never
- * collide. Ports handed out in this process are remembered and not handed out twice.
+ * Free TCP ports on 127.0.0.1 for the servers tests start.
+ *
+ * Not kernel-picked (listen on port 0): such a port comes from the ephemeral range, and between
+ * the probe closing it and the daemon binding it, any outgoing connection on the machine (a
+ * client, a replica link) may be given it as its local port: `EADDRINUSE` in a full run (seen in
+ * daemon-failures). Ports come instead from below the ephemeral range, one block per vitest
+ * worker (VITEST_POOL_ID) so parallel test files never hand out the same one, each checked free
+ * by binding it, handed out once per process (wrapping round when a block is used up).
  */
-const handedOut = new Set<number>();
+const FIRST_PORT = 10_000;
+const BLOCKS = 16;
+
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > FIRST_PORT + BLOCKS * 100 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+const blockSize = Math.floor((ephemeralLow() - FIRST_PORT) / BLOCKS);
+const pool = Number(process.env.VITEST_POOL_ID ?? process.env.VITEST_WORKER_ID ?? process.pid);
+const blockStart = FIRST_PORT + ((Number.isInteger(pool) ? pool : process.pid) % BLOCKS) * blockSize;
+let next = 0;
+
+function canListen(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
+}
 
 export async function freePort(host = '127.0.0.1'): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const server = createServer();
-      server.unref();
-      server.once('error', reject);
-      server.listen(0, host, () => {
-        const address = server.address();
-        const p = typeof address === 'object' && address ? address.port : 0;
-        server.close(() => resolve(p));
-      });
-    });
-    if (!handedOut.has(port)) {
-      handedOut.add(port);
-      return port;
-    }
+  for (let attempt = 0; attempt < blockSize; attempt++) {
+    const port = blockStart + (next++ % blockSize);
+    if (await canListen(port, host)) return port;
   }
-  throw new Error('could not find a free TCP port after 50 attempts');
+  throw new Error(`no free TCP port in ${blockStart}..${blockStart + blockSize - 1}`);
 }
 
 export async function freePorts(count: number, host = '127.0.0.1'): Promise<number[]> {
