@@ -826,11 +826,9 @@ export class FailoverEngine {
   }
 
   /**
-   * REPLICAOF NO ONE on `to`, until it reports role:master (read on the same connection).
-   * Returns the run id of the server that reported it, or the error.
-   */
-  /**
-   * REPLICAOF NO ONE on `to`, retried within `budgetMs`. `recheck` (failovers): before each
+   * REPLICAOF NO ONE on `to`, retried within `budgetMs`, until it reports role:master (read on the
+   * same connection). Returns the run id of the server that reported it, or the error.
+   * `recheck` (failovers, resumed switchovers): before each
    * attempt, read the node and give up when it may no longer be promoted (noLongerEligible). A
    * switchover has just seen its target catch up with the paused master, and its old master may
    * already replicate the target, which that check would misread.
@@ -872,9 +870,12 @@ export class FailoverEngine {
       } catch (err) {
         lastErr = (err as Error).message;
         // REPLICAOF NO ONE may have run and only the INFO after it failed (timed out): the outcome
-        // is unknown, not failed. Read the role again before trying anything else.
-        const runId = await this.reportsMaster(to);
-        if (runId !== null) return { runId };
+        // is unknown, not failed. Read the role again before trying anything else (a recheck
+        // reads it at the top of the next attempt).
+        if (!recheck) {
+          const runId = await this.reportsMaster(to);
+          if (runId !== null) return { runId };
+        }
       }
       await ctx.sleep(10);
     }
@@ -1003,6 +1004,22 @@ export class FailoverEngine {
     const pauseMs = shard.settings.switchoverPauseMs;
     const unpauseOld = () => this.o.adapter.unpause(refOf(oldNode), REDIS_TIMEOUT_MS).catch(() => {});
     const started = ctx.clock.nowMs();
+    /**
+     * Roll back once the old master may have been demoted: it has everything the target has (it
+     * has not synced from the target: Redis waits repl-diskless-sync-delay before a full resync),
+     * so it is made master again and the target its replica.
+     */
+    const rollBack = async (reason: string) => {
+      await this.assertToken(ctx, epoch, 'pending');
+      await this.o.adapter
+        .reconfigure(refOf(oldNode), null, { rewriteConfig: false, timeoutMs: REDIS_TIMEOUT_MS })
+        .catch(() => {});
+      await this.o.adapter
+        .reconfigure(refOf(newNode), from, { rewriteConfig: false, timeoutMs: REDIS_TIMEOUT_MS })
+        .catch(() => {});
+      await unpauseOld();
+      return this.abort(ctx, shard, epoch, reason);
+    };
 
     const resumed = ctx.job.step !== null && ctx.job.step !== 'started';
     if (resumed) {
@@ -1016,21 +1033,10 @@ export class FailoverEngine {
       // simulation, seed 624 with WAIT writes: the switchover was finished onto it, 428 writes lost).
       const lost = t === null ? null : this.noLongerEligible(shard, newNode, t, false);
       if (lost !== null) {
-        // The old master, demoted, has not synced from the target yet (Redis waits
-        // repl-diskless-sync-delay before it sends a full resync): it takes its role back.
-        if (demoted) {
-          await this.assertToken(ctx, epoch, 'pending');
-          await this.o.adapter
-            .reconfigure(refOf(oldNode), null, { rewriteConfig: false, timeoutMs: REDIS_TIMEOUT_MS })
-            .catch(() => {});
-        }
+        const why = `switchover interrupted by a leader change; ${to} may no longer be promoted: ${lost}; rolled back`;
+        if (demoted) return rollBack(why);
         await unpauseOld();
-        return this.abort(
-          ctx,
-          shard,
-          epoch,
-          `switchover interrupted by a leader change; ${to} may no longer be promoted: ${lost}; rolled back`,
-        );
+        return this.abort(ctx, shard, epoch, why);
       }
       if (t?.role !== 'master' && !demoted) {
         await unpauseOld();
@@ -1105,19 +1111,8 @@ export class FailoverEngine {
       Math.max(500, pauseMs / 4),
       resumed ? { shard, force: false } : null,
     );
-    if ('error' in promoted) {
-      const err = promoted.error;
-      // Roll back: the old master has everything the target has; make it master again.
-      await this.assertToken(ctx, epoch, 'pending');
-      await this.o.adapter
-        .reconfigure(refOf(oldNode), null, { rewriteConfig: false, timeoutMs: REDIS_TIMEOUT_MS })
-        .catch(() => {});
-      await this.o.adapter
-        .reconfigure(refOf(newNode), from, { rewriteConfig: false, timeoutMs: REDIS_TIMEOUT_MS })
-        .catch(() => {});
-      await unpauseOld();
-      return this.abort(ctx, shard, epoch, `${err}; switchover rolled back, ${from} is the master again`);
-    }
+    if ('error' in promoted)
+      return rollBack(`${promoted.error}; switchover rolled back, ${from} is the master again`);
     await this.commitMaster(ctx, shard, epoch, to, 'switchover', 'switchover', promoted.runId);
     await this.assertToken(ctx, epoch, 'committed');
     // Only now, with the new master named and +switch-master published, close the old master's

@@ -75,7 +75,8 @@ export class ConnectionClosedError extends Error {
 
 const READONLY = "READONLY You can't write against a read only replica.";
 const NOREPLICAS = 'NOREPLICAS Not enough good replicas to write.';
-const ZERO_ID = '0'.repeat(40);
+/** master_replid2 of a server that continues no other history. */
+export const ZERO_ID = '0'.repeat(40);
 
 /** Limits and timings of the model, as Redis 7.0 defaults them. */
 export const REDIS_DEFAULTS = {

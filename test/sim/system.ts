@@ -56,7 +56,7 @@ import { type Random, seededRandom } from '../../src/util/random.js';
 import { SimDisk } from './disk.js';
 import { RELIABLE, SimNetwork } from './network.js';
 import { SimRedisAdapter, SimRedisClient } from './redis-adapter.js';
-import { RedisWorld } from './redis-model.js';
+import { RedisWorld, ZERO_ID } from './redis-model.js';
 import { Scheduler } from './scheduler.js';
 
 export const SHARD = 'mymaster';
@@ -253,8 +253,6 @@ class SimDaemon {
   }
 }
 
-const ZERO_REPLID = '0'.repeat(40);
-
 /** Would Redis let `srv` PSYNC from a master whose history is `history` (see masterReplIds)? */
 function inHistory(
   history: ReadonlyMap<string, number>,
@@ -351,10 +349,8 @@ export class SimSystem {
   readonly durableAcks: DurableAck[] = [];
   /** The highest commit index any daemon ever reported (a lower bound of what is committed). */
   private maxCommitSeen = 0;
-  private readBarriers = 0;
-  get readBarrierCount(): number {
-    return this.readBarriers;
-  }
+  /** Read barriers that resolved and were checked. */
+  readBarriers = 0;
   readonly windows: Window[] = [];
   /**
    * Keys whose only copy died with a Redis crash (see noteOnlyCopies), or was unreachable while
@@ -763,7 +759,7 @@ export class SimSystem {
           (srv.data.size === 0 || srv.startedFromNothing);
         if (!restartedEmpty) {
           set.set(srv.replid, Number.POSITIVE_INFINITY);
-          if (srv.replid2 !== ZERO_REPLID && srv.secondReplOffset > 0)
+          if (srv.replid2 !== ZERO_ID && srv.secondReplOffset > 0)
             set.set(srv.replid2, Math.max(set.get(srv.replid2) ?? 0, srv.secondReplOffset - 1));
         }
         this.masterLastKeys.set(epoch, Math.max(this.masterLastKeys.get(epoch) ?? 0, srv.data.size));
@@ -826,17 +822,10 @@ export class SimSystem {
       void c
         .set(addr, key, 'v', 1000)
         .then(async (r) => {
-          if (!r.ok) {
-            this.pendingRequests.delete(rid);
-            return;
-          }
+          if (!r.ok) return;
           this.acks.push({ key, node: addr, atMs: this.s.now });
-          if (!durable) {
-            this.pendingRequests.delete(rid);
-            return;
-          }
+          if (!durable) return;
           const w = await c.wait(addr, 1, WAIT_MS, 1000);
-          this.pendingRequests.delete(rid);
           if (!w.ok || typeof w.reply !== 'number' || w.reply < 1) return;
           const holders = [...this.world.servers.values()]
             .filter((o) => o.addr !== addr && o.status === 'running' && o.data.has(key))
@@ -846,7 +835,8 @@ export class SimSystem {
           this.durableAcks.push({ key, node: addr, atMs: this.s.now, holders });
         })
         // A violation is recorded and rethrown by runFor; nobody awaits this promise.
-        .catch(() => {});
+        .catch(() => {})
+        .finally(() => this.pendingRequests.delete(rid));
     }
   }
 
@@ -1293,7 +1283,7 @@ export class SimSystem {
   checkReadBarriers(id: NodeId, raft: RaftNode): void {
     const barrier = raft.readBarrier.bind(raft);
     raft.readBarrier = async (timeoutMs?: number) => {
-      const committedBefore = Math.max(this.noteCommits(), 0);
+      const committedBefore = this.noteCommits();
       await barrier(timeoutMs);
       this.readBarriers++;
       if (raft.applied < committedBefore)
@@ -1467,7 +1457,7 @@ export async function runSystemSeed(
     lostWithCrash: sys.lostWithCrash,
     waitConfirmed: sys.durableAcks.length,
     waitLostDeclared: sys.durableLostDeclared,
-    readBarriers: sys.readBarrierCount,
+    readBarriers: sys.readBarriers,
     operatorForced: sys.stats.operatorForced,
     emptySourceDelay0: sys.stats.emptySourceDelay0,
     behindSourceDelay0: sys.stats.behindSourceDelay0,
