@@ -828,7 +828,7 @@ export class SimSystem {
           const w = await c.wait(addr, 1, WAIT_MS, 1000);
           if (!w.ok || typeof w.reply !== 'number' || w.reply < 1) return;
           const holders = [...this.world.servers.values()]
-            .filter((o) => o.addr !== addr && o.status === 'running' && o.data.has(key))
+            .filter((o) => o.addr !== addr && o.data.has(key))
             .map((o) => o.addr);
           if (holders.length === 0)
             this.violation(`WAIT 1 on ${addr} answered ${w.reply} for ${key}, which no other Redis holds`);
