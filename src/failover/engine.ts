@@ -95,6 +95,17 @@ const REPORT_LINEAGES_MAX = 10_000;
  * partition heals times out within 2 rounds or 100 ms, the next round's probe and report follow.
  */
 const SELF_UP_CONFIRM_REPORT_AGES = 2;
+/**
+ * A daemon cut off from the group (no leader, or a leader without its lease) for at least this
+ * share of the shortest down_after_ms restarts its down timers when it regains the group: what it
+ * saw fail meanwhile may only have been its own isolation (seed 9152: every host isolated for 15 s;
+ * 100 ms after the heal the new leader failed over a master all three daemons could reach again,
+ * on probes that had not come back yet). A leader lost with its host leaves the others without a
+ * leader for at most half an election timeout (the randomized timeout) and a round trip, well
+ * below this when election_timeout_ms <= down_after_ms / 2 (promise 4's condition): host loss is
+ * not delayed.
+ */
+const CUT_OFF_RESTARTS_TIMERS_SHARE = 0.5;
 
 export class FailoverEngine {
   readonly prober: Prober;
@@ -127,6 +138,10 @@ export class FailoverEngine {
     { keysBefore: number; historyBefore: string[]; lastTryMs: number }
   >();
   private lastPendingCheckMs = new Map<string, number>();
+  /** Since when (monotonic ms) this daemon has been cut off from the group; null while in it. */
+  private cutOffSinceMs: number | null = null;
+  /** Times the down timers were restarted on regaining the group (tests, metrics). */
+  cutOffRestarts = 0;
   private stopped = false;
   private readonly log: Logger;
 
@@ -161,9 +176,35 @@ export class FailoverEngine {
 
   /** Probe rounds are a twentieth of the shortest down_after_ms, between 10 and 50 ms. */
   probeIntervalMs(): number {
+    return Math.max(10, Math.min(50, Math.floor(this.shortestDownAfterMs() / 20)));
+  }
+
+  private shortestDownAfterMs(): number {
     let min = this.o.defaults.downAfterMs;
     for (const s of this.o.state.shards.values()) min = Math.min(min, s.settings.downAfterMs);
-    return Math.max(10, Math.min(50, Math.floor(min / 20)));
+    return min;
+  }
+
+  /**
+   * Track whether this daemon is in the group: a follower that knows its leader, or a leader
+   * holding its lease. Regaining it after CUT_OFF_RESTARTS_TIMERS_SHARE of down_after_ms or more
+   * restarts the down timers (see the constant). Runs before every report and every verdict.
+   */
+  private noteGroupContact(): void {
+    const st = this.o.raft.status();
+    const inGroup =
+      st.role === 'leader' ? this.o.raft.lease().valid : st.role === 'follower' && st.leader !== 0;
+    const now = this.o.clock.nowMs();
+    if (!inGroup) {
+      this.cutOffSinceMs ??= now;
+      return;
+    }
+    if (this.cutOffSinceMs === null) return;
+    const cutOffMs = now - this.cutOffSinceMs;
+    this.cutOffSinceMs = null;
+    if (cutOffMs < CUT_OFF_RESTARTS_TIMERS_SHARE * this.shortestDownAfterMs()) return;
+    this.cutOffRestarts++;
+    this.prober.restartDownTimers(`back in the group after ${Math.round(cutOffMs)} ms cut off`);
   }
 
   private maxReportAgeMs(): number {
@@ -185,6 +226,7 @@ export class FailoverEngine {
 
   private afterRound(): void {
     if (this.stopped) return;
+    this.noteGroupContact();
     this.observeMasters();
     this.guardEmptyRestarts();
     this.o.onRound?.();
@@ -348,6 +390,7 @@ export class FailoverEngine {
   private decide(): void {
     // Every Redis action of the leader needs a valid lease: a deposed leader that has not noticed
     // yet must not re-point nodes at a master another leader replaced.
+    this.noteGroupContact();
     if (!this.o.raft.lease().valid) return;
     for (const shard of this.o.state.shards.values()) {
       if (shard.pending) this.resolveOrphanedPending(shard);

@@ -146,6 +146,21 @@ export class Prober {
     return Math.max(0, this.opts.clock.nowMs() - v.lastOkMs);
   }
 
+  /**
+   * Restart every down timer now: this daemon could not tell a failing node from its own
+   * isolation (the engine calls it when the daemon regains the group after being cut off, see
+   * FailoverEngine.noteGroupContact). A node still failing is counted again from now.
+   */
+  restartDownTimers(reason: string): void {
+    const now = this.opts.clock.nowMs();
+    let failing = 0;
+    for (const v of this.views.values()) {
+      if (v.failing) failing++;
+      v.lastOkMs = Math.max(v.lastOkMs, now);
+    }
+    this.opts.logger.info({ reason, failing }, 'down timers restarted');
+  }
+
   report(): ProbeReport {
     const now = this.opts.clock.nowMs();
     const nodes: NodeReport[] = [];

@@ -862,7 +862,14 @@ export class SimSystem {
     });
   }
 
+  /** Hosts `h` can reach, itself included. */
+  private reachableHosts(h: number): number {
+    return this.hosts.filter((o) => o === h || !this.hostCuts.has(`${h}>${o}`)).length;
+  }
+
   isolateHost(h: number): void {
+    const majority = Math.floor(this.hosts.length / 2) + 1;
+    const cutOffBefore = new Set(this.hosts.filter((o) => this.reachableHosts(o) < majority));
     for (const o of this.hosts) {
       if (o === h) continue;
       this.hostCuts.add(`${h}>${o}`).add(`${o}>${h}`);
@@ -870,6 +877,12 @@ export class SimSystem {
     this.net.isolate(h, this.hosts);
     this.stats.partitions++;
     this.declare(redisAddr(h), `host ${h} isolated`);
+    // Isolating one host can leave another cut off from the majority too (hosts 3, then 2 of three
+    // isolated: host 1 is alone, seed 9152): its Redis is an isolated master until its fence.
+    for (const o of this.hosts) {
+      if (o !== h && !cutOffBefore.has(o) && this.reachableHosts(o) < majority)
+        this.declare(redisAddr(o), `host ${o} cut off from the majority by the isolation of host ${h}`);
+    }
     this.noteUnreachableCopies(redisAddr(h), Number.POSITIVE_INFINITY);
     this.fault(this.leader()?.id === h ? 'isolate-leader-host' : 'isolate-host');
     this.trace(`isolate host ${h}`);

@@ -586,6 +586,62 @@ describe("the leader's own view of the master (sim seed 131 with WAIT writes)", 
   });
 });
 
+describe('views formed while this daemon was cut off from the group (sim seed 9152)', () => {
+  /** Reports of daemons 2 and 3 that saw M fail for `downForMs` (0: answering). */
+  const reports = (t: ReturnType<typeof setup>, downForMs: number) => {
+    for (const from of [2, 3])
+      t.engine.receiveReport({
+        from,
+        report: { nodes: [report(M, downForMs > 0, downForMs)], stalledRecently: false },
+      });
+  };
+
+  it('a leader back from a long cut-off counts the master down from its return, not from the cut', async () => {
+    const t = setup({ voters: [1, 2, 3] });
+    await run(t.s, 300);
+    // Cut off for 10 s (no lease); everything it probes looks failing meanwhile.
+    t.raft.leaseValid = false;
+    t.m.up = false;
+    await run(t.s, 10_000);
+    expect(t.engine.prober.downForMs(M)).toBeGreaterThan(9000);
+    // Back in the group: its own view of M starts again from now, and so do the others'.
+    t.raft.leaseValid = true;
+    await run(t.s, 50);
+    expect(t.engine.cutOffRestarts).toBe(1);
+    expect(t.engine.prober.downForMs(M)).toBeLessThan(DOWN_AFTER_MS / 2);
+    const back = t.s.now;
+    let failedOverAt: number | null = null;
+    for (let i = 0; i < 60 && failedOverAt === null; i++) {
+      reports(t, t.s.now - back + 1);
+      await run(t.s, 50);
+      if (t.jobs().length > 0) failedOverAt = t.s.now;
+    }
+    // M really is down: failed over once it has been seen failing for down_after_ms since.
+    expect(failedOverAt).not.toBeNull();
+    expect(failedOverAt! - back).toBeGreaterThanOrEqual(DOWN_AFTER_MS);
+  });
+
+  it('a short loss of the leader (an election) does not restart the timers: host loss is not delayed', async () => {
+    const t = setup({ voters: [1, 2, 3] });
+    await run(t.s, 300);
+    t.m.up = false;
+    const downAt = t.s.now;
+    await run(t.s, 300);
+    t.raft.leaseValid = false;
+    await run(t.s, DOWN_AFTER_MS / 2 - 100);
+    t.raft.leaseValid = true;
+    let failedOverAt: number | null = null;
+    for (let i = 0; i < 60 && failedOverAt === null; i++) {
+      reports(t, t.s.now - downAt);
+      await run(t.s, 50);
+      if (t.jobs().length > 0) failedOverAt = t.s.now;
+    }
+    expect(t.engine.cutOffRestarts).toBe(0);
+    expect(failedOverAt).not.toBeNull();
+    expect(failedOverAt! - downAt).toBeLessThan(DOWN_AFTER_MS + 300);
+  });
+});
+
 describe('a candidate whose daemon is live is preferred (issue 9 item 7)', () => {
   it('the better-priority replica without a live daemon is passed over; alone, it is chosen and the reason says so', async () => {
     const nodes = [node(M), node(R1, { priority: 10, owner: 3 }), node(R2, { owner: 2 })];
