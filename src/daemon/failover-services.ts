@@ -57,6 +57,7 @@ export class FailoverServices {
         this.fencer.round();
       },
       reachableMembers: () => this.reachableMembers(),
+      electionTimeoutMs: o.electionTimeoutMs,
     });
     this.fencer = new Fencer({
       nodeId: o.nodeId,

@@ -50,6 +50,11 @@ export function judgeDown(args: {
   voters: readonly NodeId[];
   self: NodeId;
   selfDownForMs: number | null;
+  /**
+   * The deciding daemon saw no failure of the node (absent: selfDownForMs === 0 says so).
+   * A failure it has not confirmed since it came back to the group is neither down nor up.
+   */
+  selfSawUp?: boolean;
   reports: ReadonlyMap<NodeId, ReceivedReport>;
   nowMs: number;
   downAfterMs: number;
@@ -63,7 +68,7 @@ export function judgeDown(args: {
     if (id === args.self) {
       if (args.selfDownForMs === null) continue;
       if (args.selfDownForMs >= args.downAfterMs) votes.push(id);
-      else if (args.selfDownForMs === 0) sawUp.push(id);
+      else if (args.selfSawUp ?? args.selfDownForMs === 0) sawUp.push(id);
       continue;
     }
     const r = args.reports.get(id);

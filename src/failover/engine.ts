@@ -67,6 +67,8 @@ export interface EngineOptions {
   onRound?: () => void;
   /** Leader: the members it currently hears from (sent back with each report, for followers' views). */
   reachableMembers?: () => NodeId[];
+  /** The group's election timeout (see CUT_OFF_SHARE_OF_ELECTION_TIMEOUT; absent: 0). */
+  electionTimeoutMs?: number;
 }
 
 export { refOf };
@@ -96,16 +98,17 @@ const REPORT_LINEAGES_MAX = 10_000;
  */
 const SELF_UP_CONFIRM_REPORT_AGES = 2;
 /**
- * A daemon cut off from the group (no leader, or a leader without its lease) for at least this
- * share of the shortest down_after_ms restarts its down timers when it regains the group: what it
- * saw fail meanwhile may only have been its own isolation (seed 9152: every host isolated for 15 s;
- * 100 ms after the heal the new leader failed over a master all three daemons could reach again,
- * on probes that had not come back yet). A leader lost with its host leaves the others without a
- * leader for at most half an election timeout (the randomized timeout) and a round trip, well
- * below this when election_timeout_ms <= down_after_ms / 2 (promise 4's condition): host loss is
- * not delayed.
+ * A daemon out of the group (no leader, or a leader without its lease) for at least this share
+ * of the election timeout, with no answer from any node but its own meanwhile, counts the
+ * failures it saw only once a probe sent after its return confirms them
+ * (Prober.requireFreshProbes): what it saw fail may only have been its own isolation (seed 9152:
+ * every host isolated for 15 s; 25 ms after the heal a new leader failed over the master all
+ * three daemons could reach again, on probes that had not come back yet). An ordinary election
+ * leaves a member without a leader for a few round trips, far less than this; a slow one (a
+ * failed round) may not be, but the survivors of a lost host still hear the other hosts' Redis;
+ * and a node that really is down is confirmed by the next probe.
  */
-const CUT_OFF_RESTARTS_TIMERS_SHARE = 0.5;
+const CUT_OFF_SHARE_OF_ELECTION_TIMEOUT = 0.5;
 
 export class FailoverEngine {
   readonly prober: Prober;
@@ -140,8 +143,8 @@ export class FailoverEngine {
   private lastPendingCheckMs = new Map<string, number>();
   /** Since when (monotonic ms) this daemon has been cut off from the group; null while in it. */
   private cutOffSinceMs: number | null = null;
-  /** Times the down timers were restarted on regaining the group (tests, metrics). */
-  cutOffRestarts = 0;
+  /** Times this daemon came back to the group after a cut-off and asked for fresh probes (tests, metrics). */
+  cutOffReturns = 0;
   private stopped = false;
   private readonly log: Logger;
 
@@ -157,6 +160,7 @@ export class FailoverEngine {
       clock: o.clock,
       logger: o.logger.child({ component: 'prober' }),
       targets: () => this.probeTargets(),
+      local: (addr) => this.o.redis.some((r) => r.addr === addr),
       probeIntervalMs: () => this.probeIntervalMs(),
       infoIntervalMs: 500,
       stallThresholdMs: 250,
@@ -187,8 +191,9 @@ export class FailoverEngine {
 
   /**
    * Track whether this daemon is in the group: a follower that knows its leader, or a leader
-   * holding its lease. Regaining it after CUT_OFF_RESTARTS_TIMERS_SHARE of down_after_ms or more
-   * restarts the down timers (see the constant). Runs before every report and every verdict.
+   * holding its lease. Coming back after CUT_OFF_SHARE_OF_ELECTION_TIMEOUT of an election timeout
+   * or more, its failures need a fresh probe (see the constant). Runs before every report and
+   * every verdict.
    */
   private noteGroupContact(): void {
     const st = this.o.raft.status();
@@ -202,9 +207,12 @@ export class FailoverEngine {
     if (this.cutOffSinceMs === null) return;
     const cutOffMs = now - this.cutOffSinceMs;
     this.cutOffSinceMs = null;
-    if (cutOffMs < CUT_OFF_RESTARTS_TIMERS_SHARE * this.shortestDownAfterMs()) return;
-    this.cutOffRestarts++;
-    this.prober.restartDownTimers(`back in the group after ${Math.round(cutOffMs)} ms cut off`);
+    if (cutOffMs < CUT_OFF_SHARE_OF_ELECTION_TIMEOUT * (this.o.electionTimeoutMs ?? 0)) return;
+    // A node on another host answered meanwhile: this daemon was not isolated, what it saw fail
+    // is its true view (the leader lost with its host, a slow election).
+    if (this.prober.remoteAnswerMs() > now - cutOffMs) return;
+    this.cutOffReturns++;
+    this.prober.requireFreshProbes(`back in the group after ${Math.round(cutOffMs)} ms out of it`);
   }
 
   private maxReportAgeMs(): number {
@@ -469,6 +477,7 @@ export class FailoverEngine {
       voters,
       self: this.o.nodeId,
       selfDownForMs: voters.includes(this.o.nodeId) ? this.prober.downForMs(shard.master!) : null,
+      selfSawUp: this.prober.notFailing(shard.master!),
       reports: this.reports,
       nowMs: this.o.clock.nowMs(),
       downAfterMs: shard.settings.downAfterMs,

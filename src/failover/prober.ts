@@ -25,6 +25,8 @@ export interface NodeView {
   /** Monotonic ms of the last good probe (or when probing began). */
   lastOkMs: number;
   failing: boolean;
+  /** When the probe that last found it failing was sent (monotonic ms; see requireFreshProbes). */
+  failSentMs: number;
   /** The connection is up (a failing node may still be connected: stopped, or too slow). */
   connected: boolean;
   error: string | null;
@@ -82,6 +84,8 @@ export interface ProberOptions {
   stallThresholdMs: number;
   /** How far back the event-loop lag that stretches probe timeouts is remembered (default 2000 ms). */
   lagWindowMs?: number;
+  /** Nodes beside this daemon (its own [[redis]]): their answers say nothing of its network. */
+  local?: (addr: string) => boolean;
   /** Called when a node's INFO shows it restarted (run id changed). */
   onRestart?: (view: NodeView, before: RedisInfo | null) => void;
   /** Called after every round. */
@@ -90,7 +94,12 @@ export interface ProberOptions {
 
 export class Prober {
   private views = new Map<string, NodeView>();
-  private inflight = new Set<string>();
+  /** Probes out, by address: when each was sent (monotonic ms). */
+  private inflight = new Map<string, number>();
+  /** A failure counts only if found by a probe sent after this (see requireFreshProbes). */
+  private freshSinceMs = Number.NEGATIVE_INFINITY;
+  /** When a node that is not beside this daemon last answered (monotonic ms). */
+  private lastRemoteAnswerMs = Number.NEGATIVE_INFINITY;
   private timer: TimerHandle | null = null;
   private lastRoundMs = 0;
   private lastStallMs = Number.NEGATIVE_INFINITY;
@@ -139,26 +148,45 @@ export class Prober {
     }
   }
 
-  /** How long `addr` has been failing as seen from here (0 when healthy or unknown). */
+  /**
+   * How long `addr` has been failing as seen from here: 0 when healthy, unknown, or failing only
+   * by probes sent before requireFreshProbes (not confirmed yet).
+   */
   downForMs(addr: string): number {
     const v = this.views.get(addr);
-    if (!v?.failing) return 0;
+    if (!v || !this.confirmedFailing(v)) return 0;
     return Math.max(0, this.opts.clock.nowMs() - v.lastOkMs);
   }
 
+  /** No failure of `addr` seen: its last probe answered, or it was not probed yet. */
+  notFailing(addr: string): boolean {
+    return !this.views.get(addr)?.failing;
+  }
+
   /**
-   * Restart every down timer now: this daemon could not tell a failing node from its own
-   * isolation (the engine calls it when the daemon regains the group after being cut off, see
-   * FailoverEngine.noteGroupContact). A node still failing is counted again from now.
+   * From now on, a node counts as failing only once a probe sent from now on has failed: what
+   * this daemon saw fail while it was cut off from the group may only have been its own isolation
+   * (the engine calls it on regaining the group, see FailoverEngine.noteGroupContact). How long
+   * the node has been failing still counts from its last good probe once that is confirmed, so a
+   * node that really is down is not delayed by more than one probe.
    */
-  restartDownTimers(reason: string): void {
-    const now = this.opts.clock.nowMs();
-    let failing = 0;
-    for (const v of this.views.values()) {
-      if (v.failing) failing++;
-      v.lastOkMs = Math.max(v.lastOkMs, now);
-    }
-    this.opts.logger.info({ reason, failing }, 'down timers restarted');
+  requireFreshProbes(reason: string): void {
+    this.freshSinceMs = this.opts.clock.nowMs();
+    let stale = 0;
+    for (const v of this.views.values()) if (v.failing) stale++;
+    this.opts.logger.info(
+      { reason, failing_unconfirmed: stale },
+      'failures seen before now need a fresh probe',
+    );
+  }
+
+  /** When a node that is not beside this daemon (ProberOptions.local) last answered a probe. */
+  remoteAnswerMs(): number {
+    return this.lastRemoteAnswerMs;
+  }
+
+  private confirmedFailing(v: NodeView): boolean {
+    return v.failing && v.failSentMs > this.freshSinceMs;
   }
 
   report(): ProbeReport {
@@ -168,7 +196,7 @@ export class Prober {
       nodes.push({
         addr: v.addr,
         failing: v.failing,
-        downForMs: v.failing ? Math.max(0, now - v.lastOkMs) : 0,
+        downForMs: this.confirmedFailing(v) ? Math.max(0, now - v.lastOkMs) : 0,
         error: v.error,
         role: v.info?.role ?? null,
         upstream: v.info ? upstreamOf(v.info) : null,
@@ -235,6 +263,7 @@ export class Prober {
         addr: t.addr,
         lastOkMs: now,
         failing: false,
+        failSentMs: now,
         connected: true,
         error: null,
         info: null,
@@ -246,11 +275,13 @@ export class Prober {
       };
       this.views.set(t.addr, v);
     }
-    if (this.inflight.has(t.addr)) {
+    const outSinceMs = this.inflight.get(t.addr);
+    if (outSinceMs !== undefined) {
       // The previous probe is still out: once it has been out longer than a round (plus the lag
       // this daemon showed lately), that is a failure.
       if (now - v.lastOkMs > 2 * interval + 2 * this.recentLagMs() && !v.failing) {
         v.failing = true;
+        v.failSentMs = outSinceMs;
         v.error = 'no answer';
       }
       return;
@@ -260,7 +291,7 @@ export class Prober {
     const timeoutMs = Math.max(2 * interval, 100) + 2 * this.recentLagMs();
     const sentAtMs = now;
     const wantInfo = view.failing || view.info === null || now - view.infoAtMs >= this.opts.infoIntervalMs;
-    this.inflight.add(t.addr);
+    this.inflight.set(t.addr, sentAtMs);
     const p = wantInfo
       ? this.opts.adapter.info(t, timeoutMs).then((info) => this.noteInfo(view, info, t))
       : this.opts.adapter.ping(t, timeoutMs);
@@ -269,11 +300,13 @@ export class Prober {
         const bad = t.expectMaster && view.info?.role === 'slave';
         if (bad) {
           view.failing = true;
+          view.failSentMs = sentAtMs;
           view.error = `reports role:slave (replicating ${upstreamOf(view.info!) ?? '?'})`;
         } else {
           view.lastOkMs = this.opts.clock.nowMs();
           view.failing = false;
           view.error = null;
+          if (!this.opts.local?.(t.addr)) this.lastRemoteAnswerMs = view.lastOkMs;
         }
         view.connected = true;
       },
@@ -287,6 +320,7 @@ export class Prober {
           return;
         }
         view.failing = true;
+        view.failSentMs = sentAtMs;
         view.error = err.message;
         view.connected = /timed out/.test(err.message);
       },

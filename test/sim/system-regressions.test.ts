@@ -73,8 +73,9 @@ describe('whole-system simulation: seeds that once failed', () => {
   it('seed 9152: every host isolated for 15 s; the master all daemons reach again after the heal is kept', async () => {
     // Failed over 100 ms after the heal on views its daemons formed while cut off (its writes of
     // the first second of the cut were then lost, inside the window the checker now declares for
-    // a master left alone by the isolation of the others). The down timers restart when a daemon
-    // regains the group after a long cut-off (engine.ts CUT_OFF_RESTARTS_TIMERS_SHARE).
+    // a master left alone by the isolation of the others). A daemon back in the group after a
+    // cut-off counts a failure only once a probe sent since confirms it (engine.ts
+    // CUT_OFF_SHARE_OF_ELECTION_TIMEOUT).
     const r = await runSystemSeed(9152);
     expect(r.failure).toBeNull();
     expect(r.failovers).toBe(0);

@@ -94,6 +94,23 @@ describe('Prober', () => {
     expect(prober.downForMs('r:1')).toBeGreaterThanOrEqual(380);
   });
 
+  it('after requireFreshProbes a failure counts only once a probe sent since confirms it, then for its whole length (sim seed 9152)', async () => {
+    const { s, redis, prober } = setup();
+    await run(s, 100);
+    redis.up = false;
+    await run(s, 500);
+    prober.requireFreshProbes('back in the group');
+    // Still failing, but nothing sent since says so: neither down for a verdict nor healthy.
+    expect(prober.view('r:1')!.failing).toBe(true);
+    expect(prober.downForMs('r:1')).toBe(0);
+    expect(prober.notFailing('r:1')).toBe(false);
+    expect(prober.report().nodes[0]).toMatchObject({ failing: true, downForMs: 0 });
+    await run(s, 30);
+    // The next probe failed: the node has been down since its last answer, 500 ms and more ago.
+    expect(prober.downForMs('r:1')).toBeGreaterThanOrEqual(500);
+    expect(prober.report().nodes[0]!.downForMs).toBeGreaterThanOrEqual(500);
+  });
+
   it('the committed master reporting role:slave counts as failing', async () => {
     const { s, redis, prober } = setup({ expectMaster: true });
     await run(s, 150);
