@@ -509,20 +509,35 @@ export class FailoverEngine {
       if (!why) continue;
       if (now - (this.lastFix.get(n.addr) ?? Number.NEGATIVE_INFINITY) < 1000) continue;
       this.lastFix.set(n.addr, now);
-      this.log.warn(
-        { shard: shard.name, epoch: shard.epoch, node: n.addr, master, why },
-        'reconfiguring a node to follow the master',
-      );
-      this.o.adapter
-        .reconfigure(refOf(n), master, {
-          rewriteConfig: v.info.configFile !== '',
-          timeoutMs: REDIS_TIMEOUT_MS,
+      // The view may be up to 2 s old: the node may already follow the master (a job re-pointed
+      // it since). followMaster re-reads it first, so a replica that already follows keeps its
+      // clients (REPLICAOF is sent with CLIENT KILL).
+      this.followMaster(n, master)
+        .then((changed) => {
+          if (changed)
+            this.log.warn(
+              { shard: shard.name, epoch: shard.epoch, node: n.addr, master, why },
+              'reconfigured a node to follow the master',
+            );
         })
-        .then(() => this.log.info({ shard: shard.name, node: n.addr, master }, 'node now follows the master'))
         .catch((err: Error) =>
           this.log.warn({ shard: shard.name, node: n.addr, err: err.message }, 'could not reconfigure node'),
         );
     }
+  }
+
+  /**
+   * Make `n` a replica of `master` unless a fresh INFO shows it already is one: true when it was
+   * reconfigured. The one path for re-pointing a node at a committed master.
+   */
+  private async followMaster(n: ShardNode, master: string): Promise<boolean> {
+    const info = await this.o.adapter.info(refOf(n), REDIS_TIMEOUT_MS);
+    if (info.role === 'slave' && upstreamOf(info) === master) return false;
+    await this.o.adapter.reconfigure(refOf(n), master, {
+      rewriteConfig: info.configFile !== '',
+      timeoutMs: REDIS_TIMEOUT_MS,
+    });
+    return true;
   }
 
   private async startAutomaticFailover(shard: Shard, votes: NodeId[]): Promise<void> {
@@ -975,12 +990,7 @@ export class FailoverEngine {
     await Promise.all(
       others.map(async (n) => {
         try {
-          const info = await this.o.adapter.info(refOf(n), REDIS_TIMEOUT_MS);
-          if (info.role === 'slave' && upstreamOf(info) === master) return;
-          await this.o.adapter.reconfigure(refOf(n), master, {
-            rewriteConfig: info.configFile !== '',
-            timeoutMs: REDIS_TIMEOUT_MS,
-          });
+          await this.followMaster(n, master);
         } catch (err) {
           failed.push(`${n.addr} (${(err as Error).message})`);
         }

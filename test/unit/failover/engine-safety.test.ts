@@ -54,6 +54,8 @@ class FakeRedis {
   failReconfigures = 0;
   /** Calls get no answer: they time out (a cut link, a stopped process). */
   hang = false;
+  /** Runs once after the next INFO is answered (the server changes right after being read). */
+  afterInfo: (() => void) | null = null;
   constructor(readonly addr: string) {}
 
   /**
@@ -129,7 +131,12 @@ class FakeAdapter implements RedisAdapter {
   }
 
   async info(node: RedisRef, timeoutMs?: number) {
-    return parseInfo((await this.answer(node, timeoutMs)).text());
+    const r = await this.answer(node, timeoutMs);
+    const text = r.text();
+    const after = r.afterInfo;
+    r.afterInfo = null;
+    after?.();
+    return parseInfo(text);
   }
 
   async reconfigure(node: RedisRef, target: string | null) {
@@ -661,6 +668,31 @@ describe('failures seen while this daemon was out of the group (sim seed 9152)',
     expect(t.engine.cutOffReturns).toBe(0);
     expect(failedOverAt).not.toBeNull();
     expect(failedOverAt! - downAt).toBeLessThan(DOWN_AFTER_MS + 300);
+  });
+});
+
+describe('reconciling a node that disagrees with the committed master', () => {
+  it('re-reads the node first: one that already follows the master keeps its clients (no REPLICAOF, which kills them)', async () => {
+    const { s, adapter, r1 } = setup();
+    await run(s, 300);
+    // r1 is read as a master, and follows M again right after (a job re-pointed it meanwhile):
+    // the prober's view stays "role:master" until its next INFO, 500 ms later.
+    r1.role = 'master';
+    r1.upstream = null;
+    r1.afterInfo = () => {
+      r1.role = 'slave';
+      r1.upstream = M;
+    };
+    await run(s, 400);
+    expect(r1.afterInfo).toBeNull();
+    expect(adapter.calls.filter((c) => c.startsWith(R1))).toEqual([]);
+
+    // A node that really is a master is made a replica.
+    r1.role = 'master';
+    r1.upstream = null;
+    await run(s, 2000, () => adapter.calls.includes(`${R1} REPLICAOF ${M}`));
+    expect(adapter.calls.filter((c) => c.startsWith(R1))).toEqual([`${R1} REPLICAOF ${M}`]);
+    expect(r1.role).toBe('slave');
   });
 });
 
