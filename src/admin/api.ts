@@ -7,6 +7,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { JobKind, JobRecord } from '../cluster/jobs-model.js';
 import { parseSettingsInput, type ShardSettings } from '../cluster/settings.js';
+import { SCRIPT_PATH_MAX, type ShardScripts } from '../cluster/shards.js';
 import { addressProblem } from '../config/address.js';
 import { shardName as shardNameCheck } from '../config/schema.js';
 import type { MemberRole } from '../raft/types.js';
@@ -45,6 +46,8 @@ export type ShardOp =
       name: string;
       settings: Partial<ShardSettings>;
       auth?: { username?: string; password?: string };
+      /** A path sets a script, '' clears it (Sentinel's notification/client-reconfig-script). */
+      scripts?: ShardScripts;
     }
   | {
       op: 'node.add';
@@ -244,6 +247,12 @@ export class AdminApi {
             auth: z
               .strictObject({ username: z.string().min(1).optional(), password: z.string().optional() })
               .optional(),
+            scripts: z
+              .strictObject({
+                notification: z.string().max(SCRIPT_PATH_MAX).optional(),
+                clientReconfig: z.string().max(SCRIPT_PATH_MAX).optional(),
+              })
+              .optional(),
           }),
           req.body,
         );
@@ -253,6 +262,7 @@ export class AdminApi {
             name: p.name!,
             settings: b.settings,
             ...(b.auth ? { auth: b.auth } : {}),
+            ...(b.scripts ? { scripts: b.scripts } : {}),
           }),
         );
       }),

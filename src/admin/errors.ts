@@ -22,6 +22,8 @@ export const REFUSAL_STATUS: Readonly<Record<RefusalCode, number>> = {
   invalid_request: 400,
   settings_rule: 400,
   not_a_member: 403,
+  scripts_denied: 403,
+  not_executable: 400,
   unknown_shard: 404,
   unknown_node: 404,
   unknown_member: 404,

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { JOB_KINDS } from './jobs-model.js';
 import { type SettingKey, type SettingSpec, SHARD_SETTINGS } from './settings.js';
+import { SCRIPT_PATH_MAX } from './shards.js';
 
 const jobRecord = z.object({
   id: z.string().min(1).max(128),
@@ -59,6 +60,14 @@ const command = z.discriminatedUnion('t', [
   z.object({ t: z.literal('shard.node.put'), name: z.string(), node: shardNode }),
   z.object({ t: z.literal('shard.node.remove'), name: z.string(), addr: z.string() }),
   z.object({ t: z.literal('shard.settings'), name: z.string(), settings: z.object(settingsShape).partial() }),
+  z.object({
+    t: z.literal('shard.scripts'),
+    name: z.string(),
+    scripts: z.strictObject({
+      notification: z.string().max(SCRIPT_PATH_MAX).optional(),
+      clientReconfig: z.string().max(SCRIPT_PATH_MAX).optional(),
+    }),
+  }),
   z.object({
     t: z.literal('shard.failover.begin'),
     name: z.string(),

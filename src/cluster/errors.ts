@@ -26,6 +26,10 @@ export type RefusalCode =
   | 'id_removed'
   | 'member_exists'
   | 'last_voter'
+  /** A script path set while this daemon's deny_scripts_reconfig is on (Sentinel's rule). */
+  | 'scripts_denied'
+  /** A script path that is not an executable file on the daemon that checks it. */
+  | 'not_executable'
   /** A settings change that breaks a rule across settings (lease + election <= down-after). */
   | 'settings_rule'
   /** Only the leader can do this, and this daemon is not it. */

@@ -70,7 +70,20 @@ export interface Shard {
   guardReplicas: number;
   history: FailoverRecord[];
   createdAtMs: number;
+  /**
+   * Sentinel's notification-script and client-reconfig-script of the shard (SENTINEL SET): paths
+   * every daemon runs for the shard's events. Absent: none (snapshots from before scripts).
+   */
+  scripts?: ShardScripts;
 }
+
+export interface ShardScripts {
+  notification?: string;
+  clientReconfig?: string;
+}
+
+/** The longest script path a shard may hold (Linux's PATH_MAX). */
+export const SCRIPT_PATH_MAX = 4096;
 
 export const MAX_HISTORY = 20;
 
@@ -87,6 +100,8 @@ export type ShardCommand =
   | { t: 'shard.node.put'; name: string; node: ShardNode }
   | { t: 'shard.node.remove'; name: string; addr: string }
   | { t: 'shard.settings'; name: string; settings: Partial<ShardSettings> }
+  /** Set (a path) or clear ('') the shard's scripts; a script not named is left as it is. */
+  | { t: 'shard.scripts'; name: string; scripts: ShardScripts }
   | {
       t: 'shard.failover.begin';
       name: string;
@@ -119,6 +134,7 @@ export type ShardEvent =
   | { type: 'node-added'; shard: Shard; node: ShardNode }
   | { type: 'node-removed'; shard: Shard; addr: string }
   | { type: 'settings'; shard: Shard; changed: Partial<ShardSettings> }
+  | { type: 'scripts'; shard: Shard; changed: ShardScripts }
   | { type: 'failover-begin'; shard: Shard; pending: PendingFailover }
   | { type: 'master-changed'; shard: Shard; record: FailoverRecord }
   | { type: 'failover-abort'; shard: Shard; epoch: number; reason: string }
@@ -188,6 +204,18 @@ export function applyShardCommand(shards: Map<string, Shard>, cmd: ShardCommand)
     case 'shard.settings':
       shard.settings = { ...shard.settings, ...cmd.settings };
       return { ok: true, events: [{ type: 'settings', shard, changed: cmd.settings }] };
+    case 'shard.scripts': {
+      const scripts: ShardScripts = { ...shard.scripts };
+      for (const k of ['notification', 'clientReconfig'] as const) {
+        const v = cmd.scripts[k];
+        if (v === undefined) continue;
+        if (v === '') delete scripts[k];
+        else scripts[k] = v;
+      }
+      if (Object.keys(scripts).length > 0) shard.scripts = scripts;
+      else delete shard.scripts;
+      return { ok: true, events: [{ type: 'scripts', shard, changed: cmd.scripts }] };
+    }
     case 'shard.failover.begin': {
       if (shard.pending)
         return fail(`a failover of ${cmd.name} (epoch ${shard.pending.epoch}) is already in progress`);

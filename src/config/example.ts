@@ -17,6 +17,9 @@ election_timeout_ms = 1000
 [sentinel]
 listen = "127.0.0.1:26379"        # Redis Sentinel protocol for clients
 # requirepass = "..."
+# deny_scripts_reconfig = true    # Sentinel's "sentinel deny-scripts-reconfig": refuse SENTINEL SET of script paths
+# notification_script = "/etc/raftinel/notify.sh"      # for shards without their own (SENTINEL SET)
+# client_reconfig_script = "/etc/raftinel/reconfig.sh"
 
 [admin]
 listen = "127.0.0.1:28379"        # HTTP admin API and /metrics

@@ -14,6 +14,7 @@ import {
   settingsRuleViolations,
 } from '../cluster/settings.js';
 import type { MemberRole } from '../raft/types.js';
+import { notExecutable } from '../util/executable.js';
 import {
   addressKey,
   formatAddress,
@@ -382,6 +383,18 @@ function resolveConfig(input: { cwd: string; flags: ConfigFlags; file?: FileInpu
   const sentinelListen = fromFile<string>(['sentinel', 'listen'], DEFAULTS.sentinel.listen);
   const sentinelAdvertiseField = fromFile<string>(['sentinel', 'advertise'], undefined);
   const requirepass = fromFile<string>(['sentinel', 'requirepass'], undefined);
+  const denyScripts = fromFile<boolean>(
+    ['sentinel', 'deny_scripts_reconfig'],
+    DEFAULTS.sentinel.denyScriptsReconfig,
+  );
+  const scriptPaths = (['notification_script', 'client_reconfig_script'] as const).map((key) => {
+    const f = fromFile<string>(['sentinel', key], undefined);
+    if (f.value === undefined) return undefined;
+    const abs = path.resolve(file ? file.dir : cwd, f.value);
+    const why = notExecutable(abs);
+    if (why) report(f, `${abs} is not an executable file (${why})`);
+    return abs;
+  });
   const sentinelListenAddr = addr(sentinelListen);
   let sentinelAdvertise: string | undefined;
   if (sentinelAdvertiseField.given) {
@@ -551,6 +564,9 @@ function resolveConfig(input: { cwd: string; flags: ConfigFlags; file?: FileInpu
     sentinel: {
       listen: need(sentinelListen),
       advertise: need({ ...sentinelListen, value: sentinelAdvertise }),
+      denyScriptsReconfig: need(denyScripts),
+      ...(scriptPaths[0] ? { notificationScript: scriptPaths[0] } : {}),
+      ...(scriptPaths[1] ? { clientReconfigScript: scriptPaths[1] } : {}),
     },
     admin: { listen: need(adminListen) },
     failover: {

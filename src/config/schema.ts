@@ -151,6 +151,9 @@ export const sentinelShape = {
   listen: leaf<string>(address).optional(),
   advertise: leaf<string>(address).optional(),
   requirepass: leaf<string>(text({ secret: true })).optional(),
+  deny_scripts_reconfig: leaf<boolean>(boolean).optional(),
+  notification_script: leaf<string>(text({ what: 'the path of an executable file' })).optional(),
+  client_reconfig_script: leaf<string>(text({ what: 'the path of an executable file' })).optional(),
 };
 
 export const adminShape = {

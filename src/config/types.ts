@@ -45,6 +45,11 @@ export interface SentinelConfig {
   advertise: string;
   /** Password clients must AUTH with; undefined = no AUTH. */
   requirepass?: string;
+  /** Sentinel's `deny-scripts-reconfig`: SENTINEL SET of a script path is refused (default true). */
+  denyScriptsReconfig: boolean;
+  /** Scripts this daemon runs for shards that have none of their own (absolute paths). */
+  notificationScript?: string;
+  clientReconfigScript?: string;
 }
 
 export interface AdminConfig {
@@ -125,7 +130,7 @@ export const DEFAULTS = {
     electionTimeoutMs: 1000,
     snapshotEveryEntries: 10_000,
   },
-  sentinel: { listen: '127.0.0.1:26379' },
+  sentinel: { listen: '127.0.0.1:26379', denyScriptsReconfig: true },
   admin: { listen: '127.0.0.1:28379' },
   failover: { ...DEFAULT_SHARD_SETTINGS, failoverParallelism: 4 },
   redis: { shard: 'mymaster', addr: '127.0.0.1:6379', role: 'replica', priority: 100 },

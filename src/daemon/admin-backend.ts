@@ -20,6 +20,7 @@ import { findMember, isVotingRole } from '../raft/membership.js';
 import type { RaftNode } from '../raft/node.js';
 import type { MemberRole, NodeId } from '../raft/types.js';
 import type { Clock } from '../util/clock.js';
+import { notExecutable } from '../util/executable.js';
 import type { Logger } from '../util/log.js';
 import { VERSION } from '../util/version.js';
 
@@ -41,6 +42,8 @@ export interface AdminBackendDeps {
   forgetRedis: (addr: string) => void;
   /** Is this daemon still joining the group (for status)? */
   joining: () => boolean;
+  /** `[sentinel] deny_scripts_reconfig`: a change of a shard's script paths is refused. */
+  denyScriptsReconfig: boolean;
 }
 
 export class DaemonAdminBackend implements AdminBackend {
@@ -206,6 +209,25 @@ export class DaemonAdminBackend implements AdminBackend {
             t: 'shard.settings',
             name: op.name,
             settings: op.settings,
+          });
+        }
+        if (result.ok && op.scripts && Object.keys(op.scripts).length > 0) {
+          // Sentinel's rule, on the daemon that makes the change (the Sentinel port checks it on
+          // the daemon the client talks to as well, with Sentinel's own words).
+          if (this.o.denyScriptsReconfig)
+            throw new Refused(
+              'scripts_denied',
+              'changing script paths is denied by deny_scripts_reconfig on the leader',
+            );
+          for (const [k, path] of Object.entries(op.scripts)) {
+            const why = path === '' ? null : notExecutable(path);
+            if (why)
+              throw new Refused('not_executable', `${k} script ${path} is not executable here (${why})`);
+          }
+          result = await proposeCommand(this.o.raft, {
+            t: 'shard.scripts',
+            name: op.name,
+            scripts: op.scripts,
           });
         }
         if (result.ok && op.auth) {

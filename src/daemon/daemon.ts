@@ -27,6 +27,7 @@ import { RaftNode } from '../raft/node.js';
 import { FileStorage } from '../raft/storage/file-storage.js';
 import type { NodeId } from '../raft/types.js';
 import type { LocalEvents } from '../sentinel/events.js';
+import type { ScriptQueue } from '../sentinel/scripts.js';
 import type { SentinelServer } from '../sentinel/server.js';
 import { type Clock, systemClock, type TimerHandle } from '../util/clock.js';
 import { createLogger, type Logger } from '../util/log.js';
@@ -36,6 +37,7 @@ import { DaemonAdminBackend } from './admin-backend.js';
 import { FailoverServices } from './failover-services.js';
 import { MembershipUpkeep } from './membership-upkeep.js';
 import { watchRaftEvents } from './raft-events.js';
+import { spawnScript } from './script-spawner.js';
 import { loadOrCreateSentinelId } from './sentinel-id.js';
 import { openSentinelPort } from './sentinel-port.js';
 import { decideStartMode } from './startup.js';
@@ -92,6 +94,7 @@ export class Daemon {
   private upkeep!: MembershipUpkeep;
   private sentinel!: SentinelServer;
   private localEvents: LocalEvents | null = null;
+  private scripts: ScriptQueue | null = null;
   private timers: TimerHandle[] = [];
   private stopping: Promise<void> | null = null;
 
@@ -228,6 +231,7 @@ export class Daemon {
       electionTimeoutMs: c.raft.electionTimeoutMs,
       failoverDefaults: c.failover,
       forgetRedis: (addr) => this.adapter.forget(addr),
+      denyScriptsReconfig: c.sentinel.denyScriptsReconfig,
       joining: () => this.upkeep.joining,
     });
     this.api = new AdminApi(backend, c.admin.token);
@@ -275,7 +279,14 @@ export class Daemon {
           { method: 'sentinel.failover', token: '', hops: 0, peer: 'local' },
         ),
       shutdown: () => void this.stop('SHUTDOWN on the Sentinel port'),
+      denyScriptsReconfig: c.sentinel.denyScriptsReconfig,
+      scripts: {
+        ...(c.sentinel.notificationScript ? { notification: c.sentinel.notificationScript } : {}),
+        ...(c.sentinel.clientReconfigScript ? { clientReconfig: c.sentinel.clientReconfigScript } : {}),
+      },
+      spawnScript,
     });
+    this.scripts = sentinel.scripts;
     this.sentinel = sentinel.server;
     this.localEvents = sentinel.localEvents;
     this.ports.sentinel = sentinel.port;
@@ -387,6 +398,7 @@ export class Daemon {
     await this.services?.runner.idle();
     await Promise.allSettled([
       this.sentinel?.close(),
+      this.scripts?.close(),
       this.http?.stop(),
       this.metricsHttp?.stop(),
       this.grpcServer?.stop(),

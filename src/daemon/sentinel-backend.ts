@@ -4,15 +4,23 @@
  * through the log via the admin API (forwarded to the leader).
  */
 import type { AdminApi } from '../admin/api.js';
-import type { Shard } from '../cluster/shards.js';
+import type { Shard, ShardScripts } from '../cluster/shards.js';
 import type { ClusterState } from '../cluster/state.js';
 import type { FailoverEngine } from '../failover/engine.js';
 import { votersOf } from '../raft/membership.js';
 import type { RaftNode } from '../raft/node.js';
 import { ReplyError } from '../sentinel/command-table.js';
 import { stringMatch } from '../sentinel/pubsub.js';
-import type { PeerSentinel, SeenNode, SentinelBackend, SetResult } from '../sentinel/sentinel-commands.js';
+import type { PendingScript, ScriptQueue } from '../sentinel/scripts.js';
+import {
+  type PeerSentinel,
+  SCRIPTS_DENIED,
+  type SeenNode,
+  type SentinelBackend,
+  type SetResult,
+} from '../sentinel/sentinel-commands.js';
 import type { Clock } from '../util/clock.js';
+import { notExecutable } from '../util/executable.js';
 
 export interface SentinelBackendDeps {
   myId: string;
@@ -28,7 +36,9 @@ export interface SentinelBackendDeps {
   peerConnected: (id: number) => boolean;
   /** SENTINEL FAILOVER on the leader (the daemon forwards it when it is not). */
   failover: (name: string) => Promise<{ status: number; body?: unknown }>;
-  publish: (channel: string, message: string) => void;
+  publish: (channel: string, message: string, shard: string | null) => void;
+  denyScriptsReconfig: boolean;
+  scripts: ScriptQueue;
 }
 
 export class DaemonSentinelBackend implements SentinelBackend {
@@ -160,15 +170,40 @@ export class DaemonSentinelBackend implements SentinelBackend {
     return this.call('DELETE', `/v1/shards/${encodeURIComponent(name)}`);
   }
 
-  set(
+  async set(
     name: string,
     settings: Record<string, number>,
     auth: { username?: string; password?: string } | null,
+    scripts?: ShardScripts | null,
   ): Promise<SetResult> {
-    return this.call('PATCH', `/v1/shards/${encodeURIComponent(name)}`, {
+    const r = await this.call('PATCH', `/v1/shards/${encodeURIComponent(name)}`, {
       settings,
       ...(auth ? { auth } : {}),
+      ...(scripts ? { scripts } : {}),
     });
+    // The leader refused by its own deny_scripts_reconfig: say it in Sentinel's words.
+    if (!r.ok && r.code === 'scripts_denied') return { ok: false, error: SCRIPTS_DENIED };
+    return r;
+  }
+
+  scriptsReconfigDenied(): boolean {
+    return this.d.denyScriptsReconfig;
+  }
+
+  scriptExecutable(path: string): boolean {
+    return notExecutable(path) === null;
+  }
+
+  pendingScripts(): PendingScript[] {
+    return this.d.scripts.pending();
+  }
+
+  setTimer(name: string, valueMs: number): boolean {
+    const k = name.toLowerCase();
+    if (k === 'script-max-runtime') this.d.scripts.scriptMaxRuntimeMs = valueMs;
+    else if (k === 'script-retry-delay') this.d.scripts.scriptRetryDelayMs = valueMs;
+    else return false;
+    return true;
   }
 
   async failover(name: string): Promise<void> {
@@ -189,6 +224,7 @@ export class DaemonSentinelBackend implements SentinelBackend {
       this.d.publish(
         '+reset-master',
         `master ${s.name} ${(s.master ?? '0.0.0.0:0').replace(/:(\d+)$/, ' $1')}`,
+        s.name,
       );
     }
     return n;
@@ -208,8 +244,8 @@ export class DaemonSentinelBackend implements SentinelBackend {
       ['SLAVE-RECONF-TIMEOUT', 1000],
       ['MIN-LINK-RECONNECT-PERIOD', 100],
       ['ELECTION-TIMEOUT', 0],
-      ['SCRIPT-MAX-RUNTIME', 0],
-      ['SCRIPT-RETRY-DELAY', 0],
+      ['SCRIPT-MAX-RUNTIME', this.d.scripts.scriptMaxRuntimeMs],
+      ['SCRIPT-RETRY-DELAY', this.d.scripts.scriptRetryDelayMs],
     ];
   }
 }

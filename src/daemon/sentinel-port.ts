@@ -3,6 +3,7 @@
  * INFO, and the Sentinel events of every applied change, published on its pub/sub.
  */
 import type { AdminApi } from '../admin/api.js';
+import type { Shard, ShardScripts } from '../cluster/shards.js';
 import type { ClusterState } from '../cluster/state.js';
 import type { FailoverEngine } from '../failover/engine.js';
 import type { ClusterReply } from '../raft/grpc/server.js';
@@ -12,6 +13,8 @@ import { majority } from '../raft/quorum.js';
 import type { NodeId } from '../raft/types.js';
 import { infoCommandSpec } from '../sentinel/commands-generic.js';
 import { eventsOfShardChange, LocalEvents, sentinelDetails } from '../sentinel/events.js';
+import { ScriptHooks } from '../sentinel/script-hooks.js';
+import { ScriptQueue, type ScriptSpawner } from '../sentinel/scripts.js';
 import { SentinelCommands } from '../sentinel/sentinel-commands.js';
 import { SentinelServer } from '../sentinel/server.js';
 import type { Clock } from '../util/clock.js';
@@ -40,12 +43,19 @@ export interface SentinelPortDeps {
   failover: (name: string) => Promise<ClusterReply>;
   /** SHUTDOWN on the port. */
   shutdown: () => void;
+  /** `[sentinel] deny_scripts_reconfig`, and the daemon's own scripts (see ScriptHooks). */
+  denyScriptsReconfig: boolean;
+  scripts: ShardScripts;
+  /** Starts script processes (src/daemon/script-spawner.ts in the daemon). */
+  spawnScript: ScriptSpawner;
 }
 
 export interface SentinelPort {
   server: SentinelServer;
   /** Events from this daemon's own view (+sdown, ...), fed after every probe round. */
   localEvents: LocalEvents;
+  /** Sentinel scripts this daemon runs (closed when the daemon stops). */
+  scripts: ScriptQueue;
   port: number;
 }
 
@@ -62,7 +72,18 @@ export async function openSentinelPort(d: SentinelPortDeps): Promise<SentinelPor
       },
     },
   });
-  const publish = (channel: string, message: string) => server.publish(channel, message);
+  const scripts = new ScriptQueue({
+    clock: d.clock,
+    spawn: d.spawnScript,
+    publish: (channel, message) => publish(channel, message, null),
+  });
+  const hooks = new ScriptHooks({ queue: scripts, defaults: d.scripts });
+  // Every event goes to the pub/sub and to the shard's notification script (Sentinel's
+  // sentinelEvent); an event about a shard still in the state uses that shard's script.
+  const publish = (channel: string, message: string, shard: string | Shard | null) => {
+    server.publish(channel, message);
+    hooks.onEvent(channel, message, typeof shard === 'string' ? (d.state.shards.get(shard) ?? null) : shard);
+  };
   const backend = new DaemonSentinelBackend({
     myId: d.sentinelId,
     nodeId: d.nodeId,
@@ -75,6 +96,8 @@ export async function openSentinelPort(d: SentinelPortDeps): Promise<SentinelPor
     peerConnected: d.peerConnected,
     failover: d.failover,
     publish,
+    denyScriptsReconfig: d.denyScriptsReconfig,
+    scripts,
   });
   const commands = new SentinelCommands(backend, { electionTimeoutMs: d.electionTimeoutMs });
   commands.register(server);
@@ -87,9 +110,13 @@ export async function openSentinelPort(d: SentinelPortDeps): Promise<SentinelPor
   const localEvents = new LocalEvents(publish, (addr) => backend.seen(addr));
   d.state.onChange((change) => {
     if (change.type === 'shard') {
+      const e = change.event;
       const voters = votersOf(d.raft.status().membership).length;
-      for (const [channel, message] of eventsOfShardChange(change.event, majority(voters)))
-        publish(channel, message);
+      const shard = e.type === 'shard-removed' ? null : e.shard;
+      for (const [channel, message] of eventsOfShardChange(e, majority(voters)))
+        publish(channel, message, shard);
+      if (e.type === 'master-changed')
+        hooks.onMasterChanged(e.shard, e.record, d.raft.status().role === 'leader' ? 'leader' : 'observer');
     } else if (change.type === 'member-info') {
       const info = d.state.memberInfo.get(change.id);
       if (!info?.runId || change.id === d.nodeId) return;
@@ -97,9 +124,10 @@ export async function openSentinelPort(d: SentinelPortDeps): Promise<SentinelPor
         publish(
           '+sentinel',
           sentinelDetails(info.runId ?? String(change.id), info.sentinel, s.name, s.master),
+          s,
         );
     }
   });
   const bound = await server.listen();
-  return { server, localEvents, port: bound.port };
+  return { server, localEvents, scripts, port: bound.port };
 }

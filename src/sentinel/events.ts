@@ -10,7 +10,11 @@ import type { FailoverRecord, PendingFailover, Shard, ShardEvent } from '../clus
 import { parseAddress } from '../config/address.js';
 import type { SeenNode } from './sentinel-commands.js';
 
-export type Publish = (channel: string, message: string) => void;
+/**
+ * Publish one event; `shard` names the shard it is about (null: about no shard, like
+ * -script-error), which picks the shard's notification script.
+ */
+export type Publish = (channel: string, message: string, shard: string | null) => void;
 
 function hp(addr: string): string {
   const { host, port } = parseAddress(addr);
@@ -55,6 +59,11 @@ export function eventsOfShardChange(e: ShardEvent, majority: number): [string, s
         '+set',
         // +set names a setting as SENTINEL SET does (raftinel's own settings by their SET names too).
         `${masterDetails(e.shard.name, e.shard.master)} ${findSetting(k)?.sentinel ?? k} ${v}`,
+      ]);
+    case 'scripts':
+      return Object.entries(e.changed).map(([k, v]) => [
+        '+set',
+        `${masterDetails(e.shard.name, e.shard.master)} ${k === 'notification' ? 'notification-script' : 'client-reconfig-script'} ${v}`,
       ]);
     case 'failover-begin':
       return failoverBeginEvents(e.shard, e.pending, majority);
@@ -129,10 +138,10 @@ export class LocalEvents {
         const down = v.failing && v.downForMs >= s.settings.downAfterMs;
         if (down && !this.sdown.has(key)) {
           this.sdown.add(key);
-          this.publish('+sdown', details);
+          this.publish('+sdown', details, s.name);
         } else if (!down && this.sdown.has(key)) {
           this.sdown.delete(key);
-          this.publish('-sdown', details);
+          this.publish('-sdown', details, s.name);
         }
         if (!isMaster && !v.failing) {
           if (v.role === 'master') this.claimedMaster.add(key);
@@ -143,7 +152,7 @@ export class LocalEvents {
             `${v.masterHost}:${v.masterPort}` === s.master
           ) {
             this.claimedMaster.delete(key);
-            this.publish('+convert-to-slave', details);
+            this.publish('+convert-to-slave', details, s.name);
           }
         }
       }

@@ -24,13 +24,14 @@ import {
   settingsByName,
   settingValueProblem,
 } from '../cluster/settings.js';
-import type { Shard, ShardNode } from '../cluster/shards.js';
+import type { Shard, ShardNode, ShardScripts } from '../cluster/shards.js';
 import { parseAddress } from '../config/address.js';
 import type { CommandSpec } from './command-table.js';
 import { ReplyError } from './command-table.js';
 import type { InfoSection } from './commands-generic.js';
 import { stringMatch } from './pubsub.js';
 import { R, type Reply } from './resp.js';
+import type { PendingScript } from './scripts.js';
 import type { SentinelServer } from './server.js';
 
 /** What this daemon sees of a Redis node (from its prober). */
@@ -94,13 +95,26 @@ export interface SentinelBackend {
     name: string,
     settings: Record<string, number>,
     auth: { username?: string; password?: string } | null,
+    scripts?: ShardScripts | null,
   ): Promise<SetResult>;
+  /** This daemon's `[sentinel] deny_scripts_reconfig`: SENTINEL SET of script paths is refused. */
+  scriptsReconfigDenied?(): boolean;
+  /** Whether `path` names a file this daemon may execute (Sentinel's access(X_OK) check). */
+  scriptExecutable?(path: string): boolean;
+  /** SENTINEL PENDING-SCRIPTS: this daemon's script runs, waiting or running. */
+  pendingScripts?(): PendingScript[];
+  /** SENTINEL DEBUG for a timer the daemon honours (script-max-runtime, ...): false if ignored. */
+  setTimer?(name: string, valueMs: number): boolean;
   /** A zero-loss switchover when the master answers, else the best replica: throws ReplyError. */
   failover(name: string): Promise<void>;
   /** Emitted for RESET: the number of masters matched. */
   reset(pattern: string): number;
   timers(): [string, number][];
 }
+
+/** Sentinel's refusal of SENTINEL SET ... notification-script / client-reconfig-script. */
+export const SCRIPTS_DENIED =
+  'Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your Sentinel configuration';
 
 const CONFIG_DEFAULTS: [string, string][] = [
   ['resolve-hostnames', 'no'],
@@ -280,6 +294,8 @@ export class SentinelCommands {
       [settingSpec('failoverTimeoutMs').sentinel, s.settings.failoverTimeoutMs],
       [settingSpec('parallelSyncs').sentinel, s.settings.parallelSyncs],
     );
+    if (s.scripts?.notification) f.push(['notification-script', s.scripts.notification]);
+    if (s.scripts?.clientReconfig) f.push(['client-reconfig-script', s.scripts.clientReconfig]);
     return record(f);
   }
 
@@ -465,15 +481,22 @@ export class SentinelCommands {
           const settings: Partial<ShardSettings> = {};
           const auth: { username?: string; password?: string } = {};
           let authChanged = false;
+          const scripts: ShardScripts = {};
           for (let i = 0; i < pairs.length; i += 2) {
             const opt = pairs[i]!.toLowerCase();
             const value = pairs[i + 1];
             if (value === undefined)
               throw ReplyError.err(`Unknown option or number of arguments for SENTINEL SET '${pairs[i]}'`);
             if (opt === 'notification-script' || opt === 'client-reconfig-script') {
-              throw ReplyError.err(
-                'Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your Sentinel configuration',
-              );
+              if (b.scriptsReconfigDenied?.() !== false) throw ReplyError.err(SCRIPTS_DENIED);
+              if (value !== '' && !b.scriptExecutable?.(value))
+                throw ReplyError.err(
+                  opt === 'notification-script'
+                    ? 'Notification script seems non existing or non executable'
+                    : 'Client reconfiguration script seems non existing or non executable',
+                );
+              scripts[opt === 'notification-script' ? 'notification' : 'clientReconfig'] = value;
+              continue;
             }
             if (opt === 'auth-pass') {
               auth.password = value;
@@ -496,7 +519,12 @@ export class SentinelCommands {
             settings[spec.key as SettingKey] = n;
           }
           this.checkRules(shard, settings);
-          const r = await b.set(name, settingsByName(settings), authChanged ? auth : null);
+          const r = await b.set(
+            name,
+            settingsByName(settings),
+            authChanged ? auth : null,
+            Object.keys(scripts).length > 0 ? scripts : null,
+          );
           if (!r.ok) throw ReplyError.err(r.error);
           return R.ok;
         }),
@@ -526,7 +554,21 @@ export class SentinelCommands {
           }
           return R.array(out);
         }),
-        sub('pending-scripts', 2, () => R.emptyArray),
+        sub('pending-scripts', 2, () =>
+          R.array(
+            (b.pendingScripts?.() ?? []).map((p) =>
+              R.map([
+                [R.bulk('argv'), R.bulks(p.argv)],
+                [R.bulk('flags'), R.bulk(p.flags)],
+                [R.bulk('pid'), R.bulk(String(p.pid))],
+                p.flags === 'running'
+                  ? [R.bulk('run-time'), R.bulk(String(p.runTimeMs ?? 0))]
+                  : [R.bulk('run-delay'), R.bulk(String(p.runDelayMs ?? 0))],
+                [R.bulk('retry-num'), R.bulk(String(p.retryNum))],
+              ]),
+            ),
+          ),
+        ),
         sub('debug', -2, (ctx) => {
           const timers = b.timers();
           if (ctx.args.length === 2) return R.stringMap(timers);
@@ -540,6 +582,8 @@ export class SentinelCommands {
             if (!Number.isInteger(v) || v <= 0)
               throw ReplyError.err(`Invalid argument '${ctx.args[i + 1]}' for SENTINEL DEBUG '${k}'`);
           }
+          // Checked all first: nothing changes unless every pair is valid (as Sentinel).
+          for (let i = 2; i < ctx.args.length; i += 2) b.setTimer?.(ctx.args[i]!, Number(ctx.args[i + 1]));
           return R.ok;
         }),
         sub('simulate-failure', -3, (ctx) => {

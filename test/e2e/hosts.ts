@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { callOnce } from '../support/redis.js';
 import type { HostProcess, TestNet } from './netns.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -140,14 +141,7 @@ export class RedisNode {
 
   /** One command on a fresh connection from the observer. */
   async call(...args: string[]): Promise<unknown> {
-    const c = this.client();
-    c.on('error', () => {});
-    try {
-      await c.connect();
-      return await c.call(args[0]!, ...args.slice(1));
-    } finally {
-      c.disconnect();
-    }
+    return callOnce(this.client(), args);
   }
 
   async info(): Promise<Record<string, string>> {

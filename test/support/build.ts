@@ -51,7 +51,13 @@ function unitTestsOnly(): boolean {
 }
 
 export default function setup(): void {
-  if (unitTestsOnly() || isFresh()) return;
+  if (unitTestsOnly()) return;
+  buildDist();
+}
+
+/** Compile src/ to dist/ unless dist/ is newer than every source. */
+export function buildDist(): void {
+  if (isFresh()) return;
   const started = Date.now();
   // Stamp the time the build started: a source saved during the build makes the next run rebuild.
   const startedAt = new Date();

@@ -257,6 +257,8 @@ export interface NodeOptions {
   raftTiming?: { heartbeatMs?: number; electionTimeoutMs?: number };
   /** [sentinel] requirepass. */
   sentinelPassword?: string;
+  /** More lines of the [sentinel] table (`deny_scripts_reconfig = false`, ...). */
+  sentinelToml?: string[];
   /** Extra TOML appended verbatim at the end of the file (tables only). */
   extraToml?: string;
 }
@@ -561,6 +563,7 @@ export class DaemonCluster {
       '[sentinel]',
       `listen = "127.0.0.1:${ports.sentinel}"`,
       ...(opts.sentinelPassword ? [`requirepass = ${JSON.stringify(opts.sentinelPassword)}`] : []),
+      ...(opts.sentinelToml ?? []),
       '',
       '[admin]',
       `listen = "${n.adminAddr}"`,

@@ -108,6 +108,7 @@ export interface FailoverSetup {
   shards: ShardSpec[];
   failover?: NodeOptions['failover'];
   raftTiming?: NodeOptions['raftTiming'];
+  sentinelToml?: NodeOptions['sentinelToml'];
 }
 
 /** Real Redis servers and the daemons beside them. */
@@ -360,6 +361,7 @@ export async function startFailoverCluster(setup: FailoverSetup): Promise<Failov
       electionTimeoutMs: FAST.electionTimeoutMs,
       ...setup.raftTiming,
     },
+    ...(setup.sentinelToml ? { sentinelToml: setup.sentinelToml } : {}),
   };
   const redisOf = (id: number): NonNullable<NodeOptions['redis']> =>
     setup.shards.flatMap((s) =>

@@ -11,6 +11,20 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from './ports.js';
 
+/**
+ * Run one command on a fresh connection made by `client` (lazyConnect, no retries), then close
+ * it: the way tests ask a Redis or a Sentinel port one thing.
+ */
+export async function callOnce(client: Redis, args: readonly string[]): Promise<unknown> {
+  client.on('error', () => {}); // connection errors surface as the rejected command
+  try {
+    await client.connect();
+    return await client.call(args[0]!, ...args.slice(1));
+  } finally {
+    client.disconnect();
+  }
+}
+
 const live = new Set<ChildProcess>();
 const dirs = new Set<string>();
 
@@ -155,13 +169,7 @@ export class RedisProcess {
 
   /** Run one command on a fresh connection. */
   async call(...args: string[]): Promise<unknown> {
-    const c = this.client();
-    try {
-      await c.connect();
-      return await c.call(args[0]!, ...args.slice(1));
-    } finally {
-      c.disconnect();
-    }
+    return callOnce(this.client(), args);
   }
 
   /** `master`, or `slave` with its upstream `host:port`. */

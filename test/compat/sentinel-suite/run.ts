@@ -16,6 +16,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeF
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildDist } from '../../support/build.js';
 import { parseUnitOutput, type UnitResult } from './parse.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -190,6 +191,8 @@ async function main(): Promise<number> {
   ensureTcl();
   if (system === 'redis-sentinel' && !existsSync('/usr/bin/redis-sentinel'))
     throw new Error('redis-sentinel is missing: apt-get install redis-sentinel');
+  // The wrapper runs bin/raftinel, which loads dist/: build it from the current sources.
+  if (system === 'raftinel') buildDist();
   const work = workTree(redisSource(), system);
   const all = units(work).filter((u) => only.length === 0 || only.some((p) => u.includes(p)));
   if (all.length === 0) throw new Error(`no unit matches ${only.join(', ')}`);

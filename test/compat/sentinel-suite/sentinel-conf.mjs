@@ -41,7 +41,14 @@ function tomlString(s) {
 function main() {
   const file = process.argv[2];
   if (!file) throw new Error('usage: sentinel-conf.mjs <sentinel.conf>');
-  const cfg = { port: 26379, dir: '.', logfile: '', requirepass: undefined, bind: '127.0.0.1' };
+  const cfg = {
+    port: 26379,
+    dir: '.',
+    logfile: '',
+    requirepass: undefined,
+    bind: '127.0.0.1',
+    denyScriptsReconfig: undefined,
+  };
   const unknown = [];
   for (const raw of readFileSync(file, 'utf8').split('\n')) {
     const line = raw.trim();
@@ -64,8 +71,10 @@ function main() {
         cfg.requirepass = args[0];
         break;
       case 'sentinel':
-        // Shards and their settings live in raftinel's log (SENTINEL MONITOR/SET at run time);
-        // sentinel lines of the file are not mapped yet.
+        // Daemon settings map to [sentinel]; shards and their settings live in raftinel's log
+        // (SENTINEL MONITOR/SET at run time): `sentinel monitor ...` lines are not mapped yet.
+        if (args[0]?.toLowerCase() === 'deny-scripts-reconfig')
+          cfg.denyScriptsReconfig = args[1]?.toLowerCase() !== 'no';
         break;
       default:
         if (!IGNORED.has(key.toLowerCase())) unknown.push(key);
@@ -92,6 +101,7 @@ function main() {
     '[sentinel]',
     `listen = ${tomlString(`${cfg.bind}:${cfg.port}`)}`,
     ...(cfg.requirepass !== undefined ? [`requirepass = ${tomlString(cfg.requirepass)}`] : []),
+    ...(cfg.denyScriptsReconfig !== undefined ? [`deny_scripts_reconfig = ${cfg.denyScriptsReconfig}`] : []),
     '',
     '[admin]',
     `listen = ${tomlString(`127.0.0.1:${cfg.port + ADMIN_PORT_OFFSET}`)}`,

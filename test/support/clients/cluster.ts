@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { DaemonCluster, type NodeOptions, TIMING, waitFor } from '../daemons.js';
-import { RedisProcess } from '../redis.js';
+import { callOnce, RedisProcess } from '../redis.js';
 import { parseAddr, type SentinelAddr } from './common.js';
 import { RaftProxiesProcess } from './partition.js';
 
@@ -102,13 +102,7 @@ export class ShardCluster {
       retryStrategy: () => null,
       ...(this.opts.sentinelPassword ? { password: this.opts.sentinelPassword } : {}),
     });
-    r.on('error', () => {});
-    try {
-      await r.connect();
-      return await r.call(args[0]!, ...args.slice(1));
-    } finally {
-      r.disconnect();
-    }
+    return callOnce(r, args);
   }
 
   /** What daemon `id` answers to GET-MASTER-ADDR-BY-NAME ("host:port" or null). */

@@ -29,7 +29,7 @@ describe('the example config of the product contract', () => {
         electionTimeoutMs: 1000,
         snapshotEveryEntries: 10_000,
       },
-      sentinel: { listen: '127.0.0.1:26379', advertise: '127.0.0.1:26379' },
+      sentinel: { listen: '127.0.0.1:26379', advertise: '127.0.0.1:26379', denyScriptsReconfig: true },
       admin: { listen: '127.0.0.1:28379' },
       failover: {
         downAfterMs: 3000,

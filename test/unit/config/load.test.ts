@@ -51,7 +51,7 @@ describe('defaults', () => {
         electionTimeoutMs: 1000,
         snapshotEveryEntries: 10_000,
       },
-      sentinel: { listen: '127.0.0.1:26379', advertise: '127.0.0.1:26379' },
+      sentinel: { listen: '127.0.0.1:26379', advertise: '127.0.0.1:26379', denyScriptsReconfig: true },
       admin: { listen: '127.0.0.1:28379' },
       failover: {
         downAfterMs: 3000,
@@ -126,6 +126,41 @@ describe('paths', () => {
     const c = parseConfigText(file('data_dir = "data/node1"'), 'conf/node.toml', { cwd: CWD });
     expect(c.dataDir).toBe('/srv/raftinel/conf/data/node1');
     expect(c.file).toBe('/srv/raftinel/conf/node.toml');
+  });
+
+  it('[sentinel] scripts resolve against the config file directory and must be executable', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'raftinel-scripts-'));
+    try {
+      writeFileSync(path.join(dir, 'notify.sh'), '#!/bin/sh\n', { mode: 0o755 });
+      writeFileSync(path.join(dir, 'plain.sh'), '#!/bin/sh\n', { mode: 0o644 });
+      const c = parseConfigText(
+        file('[sentinel]', 'notification_script = "notify.sh"', 'deny_scripts_reconfig = false'),
+        path.join(dir, 'node.toml'),
+        { cwd: CWD },
+      );
+      expect(c.sentinel).toMatchObject({
+        notificationScript: path.join(dir, 'notify.sh'),
+        denyScriptsReconfig: false,
+      });
+      expect(c.sentinel.clientReconfigScript).toBeUndefined();
+      expect(parse(file()).sentinel.denyScriptsReconfig).toBe(true);
+      let e: unknown = null;
+      try {
+        parseConfigText(
+          file('[sentinel]', 'client_reconfig_script = "plain.sh"', 'notification_script = "none.sh"'),
+          path.join(dir, 'node.toml'),
+          { cwd: CWD },
+        );
+      } catch (err) {
+        e = err;
+      }
+      expect(e).toBeInstanceOf(ConfigError);
+      const texts = (e as ConfigError).problems.map((p) => p.text).join('\n');
+      expect(texts).toContain(`${path.join(dir, 'plain.sh')} is not an executable file (EACCES)`);
+      expect(texts).toContain(`${path.join(dir, 'none.sh')} is not an executable file (ENOENT)`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('keeps an absolute data_dir', () => {

@@ -4,7 +4,7 @@
  * (lease_ms + election_timeout_ms <= down_after_ms) is refused before it reaches the log.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Shard } from '../../../src/cluster/shards.js';
+import type { Shard, ShardScripts } from '../../../src/cluster/shards.js';
 import { type SentinelBackend, SentinelCommands } from '../../../src/sentinel/sentinel-commands.js';
 import type { SentinelServer } from '../../../src/sentinel/server.js';
 import { shardSettings } from '../../support/shard-settings.js';
@@ -39,20 +39,31 @@ afterEach(async () => {
 });
 
 /** A server with SENTINEL registered over one shard; `sets` records what reached the backend. */
-async function start(): Promise<{ c: RawClient; sets: Record<string, number>[] }> {
+async function start(
+  o: { denyScripts?: boolean; executable?: string[] } = {},
+): Promise<{ c: RawClient; sets: Record<string, number>[]; scriptSets: ShardScripts[] }> {
   const s = shard();
   const sets: Record<string, number>[] = [];
+  const scriptSets: ShardScripts[] = [];
   const backend = {
     shards: () => [s],
-    set: async (_name: string, settings: Record<string, number>) => {
-      sets.push(settings);
+    set: async (
+      _name: string,
+      settings: Record<string, number>,
+      _auth: unknown,
+      scripts?: ShardScripts | null,
+    ) => {
+      if (Object.keys(settings).length > 0) sets.push(settings);
+      if (scripts) scriptSets.push(scripts);
       return { ok: true as const };
     },
+    scriptsReconfigDenied: () => o.denyScripts ?? true,
+    scriptExecutable: (path: string) => (o.executable ?? []).includes(path),
   } as unknown as SentinelBackend;
   server = await startServer();
   new SentinelCommands(backend, { electionTimeoutMs: ELECTION_TIMEOUT_MS }).register(server);
   client = await RawClient.connect(server.port);
-  return { c: client, sets };
+  return { c: client, sets, scriptSets };
 }
 
 describe('SENTINEL SET', () => {
@@ -110,5 +121,40 @@ describe('SENTINEL SET', () => {
       err("ERR Unknown option or number of arguments for SENTINEL SET 'down_after_ms'"),
     );
     expect(sets).toEqual([]);
+  });
+
+  it('script paths: refused under deny-scripts-reconfig (the default), checked for execution, cleared with an empty path', async () => {
+    const denied = await start();
+    const deniedText =
+      'ERR Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your Sentinel configuration';
+    expect(await denied.c.call('SENTINEL', 'SET', 'mymaster', 'notification-script', '/bin/true')).toBe(
+      err(deniedText),
+    );
+    expect(await denied.c.call('SENTINEL', 'SET', 'mymaster', 'client-reconfig-script', '')).toBe(
+      err(deniedText),
+    );
+    expect(denied.scriptSets).toEqual([]);
+    denied.c.close();
+    await server?.close();
+
+    const { c, scriptSets } = await start({ denyScripts: false, executable: ['/opt/notify.sh'] });
+    expect(await c.call('SENTINEL', 'SET', 'mymaster', 'notification-script', '/opt/missing.sh')).toBe(
+      err('ERR Notification script seems non existing or non executable'),
+    );
+    expect(await c.call('SENTINEL', 'SET', 'mymaster', 'client-reconfig-script', '/opt/missing.sh')).toBe(
+      err('ERR Client reconfiguration script seems non existing or non executable'),
+    );
+    expect(
+      await c.call(
+        'SENTINEL',
+        'SET',
+        'mymaster',
+        'notification-script',
+        '/opt/notify.sh',
+        'client-reconfig-script',
+        '',
+      ),
+    ).toBe(simple('OK'));
+    expect(scriptSets).toEqual([{ notification: '/opt/notify.sh', clientReconfig: '' }]);
   });
 });
