@@ -5,6 +5,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
+import { type AclUserRecord, aclUserRecord } from '../cluster/commands.js';
 import type { JobKind, JobRecord } from '../cluster/jobs-model.js';
 import { parseSettingsInput, type ShardSettings } from '../cluster/settings.js';
 import { SCRIPT_PATH_MAX, type ShardScripts } from '../cluster/shards.js';
@@ -75,6 +76,15 @@ export interface AdminBackend {
   forcedFailover(name: string, to: string): Promise<JobRecord>;
   /** Leader: change shards; resolves with a finished job recording it. */
   changeShards(op: ShardOp): Promise<JobRecord>;
+  /** The Sentinel port's ACL users as this daemon knows them, without password hashes. */
+  aclUsers(): unknown;
+  /**
+   * Leader: put an ACL user computed from the users at `revision` (Refused('conflict') with
+   * `acl_revision` when they moved on); resolves with the new revision once committed.
+   */
+  putAclUser(user: AclUserRecord, revision: number): Promise<number>;
+  /** Leader: delete an ACL user; resolves (whether it existed) once committed. */
+  deleteAclUser(name: string): Promise<boolean>;
 }
 
 export const MAX_FORWARD_HOPS = 3;
@@ -129,6 +139,10 @@ const addShardBody = z.strictObject({
   settings: settingsBody.default({}),
 });
 const switchoverBody = z.strictObject({ to: address.optional() });
+const putAclUserBody = z.strictObject({
+  user: aclUserRecord,
+  revision: z.number({ error: 'must be the ACL revision the user was computed from' }).int().min(0),
+});
 const failoverBody = z.strictObject({
   to: address,
   force: z.literal(true, { error: 'must be true: a forced failover may lose writes, say so explicitly' }),
@@ -280,6 +294,25 @@ export class AdminApi {
       route('POST', '/v1/shards/{name}/failover', true, async (req, p) => {
         const b = parseBody(failoverBody, req.body);
         return accepted(await backend.forcedFailover(p.name!, b.to));
+      }),
+      // ACL users of the Sentinel port: what ACL SETUSER/DELUSER on any daemon send to the leader.
+      // Answered once committed (200), not as a job: the Sentinel command waits for it.
+      route('GET', '/v1/acl/users', false, async () => ({ status: 200, body: backend.aclUsers() })),
+      route('PUT', '/v1/acl/users/{name}', true, async (req, p) => {
+        const b = parseBody(putAclUserBody, req.body);
+        if (b.user.name !== p.name) {
+          throw new AdminError(
+            400,
+            'invalid_request',
+            `user.name "${b.user.name}" is not the path's "${p.name}"`,
+          );
+        }
+        return { status: 200, body: { revision: await backend.putAclUser(b.user, b.revision) } };
+      }),
+      route('DELETE', '/v1/acl/users/{name}', true, async (_req, p) => {
+        if (p.name === 'default')
+          throw new AdminError(400, 'invalid_request', "the 'default' user cannot be removed");
+        return { status: 200, body: { deleted: await backend.deleteAclUser(p.name!) } };
       }),
     ];
   }

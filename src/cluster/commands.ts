@@ -26,6 +26,7 @@ const shardNode = z.object({
   role: z.enum(['replica', 'observer']),
   priority: z.number().int().min(0),
   accessible: z.boolean(),
+  announced: z.boolean().optional(),
   username: z.string().optional(),
   password: z.string().optional(),
 });
@@ -34,18 +35,50 @@ const shardNode = z.object({
  * No maximum and no cross-setting rule here: the edges (config, admin API, SENTINEL SET) check
  * those, and a command committed under older bounds must still decode on every member.
  */
-const settingsShape = Object.fromEntries(
-  SHARD_SETTINGS.map((s: SettingSpec) => [
-    s.key,
-    z
-      .number()
-      .int()
-      .min(s.committedMin ?? s.min),
-  ]),
-) as {
+const settingValue = (s: SettingSpec) =>
+  z
+    .number()
+    .int()
+    .min(s.committedMin ?? s.min);
+const settingsShape = Object.fromEntries(SHARD_SETTINGS.map((s) => [s.key, settingValue(s)])) as {
   [K in SettingKey]: z.ZodNumber;
 };
+/**
+ * Full settings (shard.create): a setting added later decodes, in entries committed before it
+ * existed, with its fixed value. Not for partial changes, where an absent key means "unchanged".
+ */
+const fullSettings = z.object(
+  Object.fromEntries(
+    SHARD_SETTINGS.map((s: SettingSpec) => [
+      s.key,
+      s.absentCommitted === undefined ? settingValue(s) : settingValue(s).default(s.absentCommitted),
+    ]),
+  ) as { [K in SettingKey]: z.ZodNumber },
+);
 const failoverKind = z.enum(['auto', 'forced', 'switchover', 'initial']);
+
+/** Longest ACL user name, rule description or pattern a command may carry (bytes as latin1). */
+export const ACL_TEXT_MAX = 4096;
+/**
+ * An ACL user of the Sentinel port (src/sentinel/acl.ts), as computed by the daemon that ran ACL
+ * SETUSER: passwords only as SHA-256 hex, command rules as their canonical description.
+ */
+export const aclUserRecord = z.strictObject({
+  name: z.string().min(1).max(ACL_TEXT_MAX),
+  enabled: z.boolean(),
+  nopass: z.boolean(),
+  payload: z.enum(['sanitize', 'skip']).optional(),
+  passwords: z.array(z.string().regex(/^[0-9a-f]{64}$/)).max(1024),
+  commands: z
+    .string()
+    .min(1)
+    .max(64 * ACL_TEXT_MAX),
+  allKeys: z.boolean(),
+  keys: z.array(z.string().max(ACL_TEXT_MAX)).max(1024),
+  allChannels: z.boolean(),
+  channels: z.array(z.string().max(ACL_TEXT_MAX)).max(1024),
+});
+export type AclUserRecord = z.infer<typeof aclUserRecord>;
 
 const command = z.discriminatedUnion('t', [
   z.object({
@@ -53,11 +86,16 @@ const command = z.discriminatedUnion('t', [
     name: z.string().min(1),
     master: z.string().nullable(),
     nodes: z.array(shardNode),
-    settings: z.object(settingsShape),
+    settings: fullSettings,
     atMs: z.number(),
   }),
   z.object({ t: z.literal('shard.remove'), name: z.string() }),
-  z.object({ t: z.literal('shard.node.put'), name: z.string(), node: shardNode }),
+  z.object({
+    t: z.literal('shard.node.put'),
+    name: z.string(),
+    node: shardNode,
+    onlyUnowned: z.boolean().optional(),
+  }),
   z.object({ t: z.literal('shard.node.remove'), name: z.string(), addr: z.string() }),
   z.object({ t: z.literal('shard.settings'), name: z.string(), settings: z.object(settingsShape).partial() }),
   z.object({
@@ -115,6 +153,9 @@ const command = z.discriminatedUnion('t', [
     version: z.string(),
     runId: z.string().optional(),
   }),
+  /** Replace (or create) an ACL user if the users are still at `revision` (a compare-and-set). */
+  z.object({ t: z.literal('acl.user.put'), user: aclUserRecord, revision: z.number().int().min(0) }),
+  z.object({ t: z.literal('acl.user.delete'), name: z.string().min(1) }),
   z.object({ t: z.literal('job.create'), job: jobRecord }),
   z.object({
     t: z.literal('job.update'),

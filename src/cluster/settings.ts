@@ -38,6 +38,11 @@ export interface SettingSpec {
    * (replay must decode it; the setting's users lift it). Default: `min`.
    */
   readonly committedMin?: number;
+  /**
+   * The value of a command or snapshot committed before the setting existed (fixed forever: replay
+   * must not change with the default). Absent: the setting was there from the start.
+   */
+  readonly absentCommitted?: number;
   readonly default: number;
   /** Not a Redis Sentinel setting: SENTINEL MASTER does not show it. */
   readonly raftinelOnly: boolean;
@@ -115,7 +120,8 @@ export const SHARD_SETTINGS = [
     max: MAX_INT32,
     default: 2,
     raftinelOnly: false,
-    summary: 'reported to Sentinel clients (raftinel decides by Raft majority)',
+    summary:
+      'down votes a failover needs when more than a majority of voting daemons (Sentinel quorum; a quorum above the group is ignored)',
   },
   {
     key: 'parallelSyncs',
@@ -158,6 +164,21 @@ export const SHARD_SETTINGS = [
     raftinelOnly: true,
     summary: "the master's min-replicas-max-lag",
   },
+  {
+    key: 'masterRebootDownAfterMs',
+    name: 'master_reboot_down_after_ms',
+    sentinel: 'master-reboot-down-after-period',
+    unit: 'ms',
+    // Sentinel's master-reboot-down-after-period: a master seen restarting (a new run id) counts
+    // as failing, from its restart, while it has not finished loading for this long (0: off).
+    min: 0,
+    max: MAX_TIMER_MS,
+    default: 0,
+    absentCommitted: 0,
+    raftinelOnly: false,
+    summary:
+      'a master that restarted and is still loading this long after counts as failing, from its restart (0: off)',
+  },
 ] as const satisfies readonly SettingSpec[];
 
 export type SettingKey = (typeof SHARD_SETTINGS)[number]['key'];
@@ -191,6 +212,18 @@ const BY_ANY_NAME = buildIndex();
 export const DEFAULT_SHARD_SETTINGS: Readonly<ShardSettings> = Object.freeze(
   Object.fromEntries(SHARD_SETTINGS.map((s) => [s.key, s.default])) as ShardSettings,
 );
+
+/**
+ * Settings as a snapshot or an old command holds them, with every setting added since filled in
+ * with its fixed `absentCommitted` value.
+ */
+export function withAbsentSettings(s: Partial<ShardSettings>): ShardSettings {
+  const out = { ...s } as Record<string, number>;
+  for (const spec of SHARD_SETTINGS as readonly SettingSpec[])
+    if (out[spec.key] === undefined && spec.absentCommitted !== undefined)
+      out[spec.key] = spec.absentCommitted;
+  return out as ShardSettings;
+}
 
 export function settingSpec(key: SettingKey): SettingSpec {
   const spec = SHARD_SETTINGS.find((s) => s.key === key);

@@ -24,6 +24,12 @@ export interface ShardNode {
   priority: number;
   /** Whether clients are told about it (SENTINEL REPLICAS). */
   accessible: boolean;
+  /**
+   * The replica's own `replica-announced` (Redis INFO `replica_announced`), kept by the leader for
+   * nodes no daemon registered (src/failover/discovery.ts). false: hidden from SENTINEL REPLICAS
+   * and SLAVES, as Sentinel hides it, and still a failover candidate. Absent: announced.
+   */
+  announced?: boolean;
   username?: string;
   password?: string;
 }
@@ -97,7 +103,8 @@ export type ShardCommand =
       atMs: number;
     }
   | { t: 'shard.remove'; name: string }
-  | { t: 'shard.node.put'; name: string; node: ShardNode }
+  /** `onlyUnowned`: a no-op when the node exists with an owner (discovery must not take it over). */
+  | { t: 'shard.node.put'; name: string; node: ShardNode; onlyUnowned?: boolean }
   | { t: 'shard.node.remove'; name: string; addr: string }
   | { t: 'shard.settings'; name: string; settings: Partial<ShardSettings> }
   /** Set (a path) or clear ('') the shard's scripts; a script not named is left as it is. */
@@ -190,6 +197,7 @@ export function applyShardCommand(shards: Map<string, Shard>, cmd: ShardCommand)
       return { ok: true, events: [{ type: 'shard-removed', name: cmd.name }] };
     case 'shard.node.put': {
       const existing = findNode(shard, cmd.node.addr);
+      if (cmd.onlyUnowned && existing && existing.owner !== null) return { ok: true, events: [] };
       shard.nodes = sortNodes([...shard.nodes.filter((n) => n.addr !== cmd.node.addr), { ...cmd.node }]);
       return { ok: true, events: existing ? [] : [{ type: 'node-added', shard, node: cmd.node }] };
     }

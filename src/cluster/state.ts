@@ -10,8 +10,9 @@
 import { decodeConfigRecord, EMPTY_MEMBERSHIP } from '../raft/membership.js';
 import type { StateMachine } from '../raft/node.js';
 import type { Entry, Membership, NodeId, SnapshotMeta } from '../raft/types.js';
-import { type Command, decodeCommand } from './commands.js';
+import { type AclUserRecord, type Command, decodeCommand } from './commands.js';
 import { type JobRecord, type JobState, TERMINAL_JOB_STATES } from './jobs-model.js';
+import { withAbsentSettings } from './settings.js';
 import { applyShardCommand, type Shard, type ShardCommand, type ShardEvent } from './shards.js';
 
 export interface MemberInfo {
@@ -27,7 +28,7 @@ export interface MemberInfo {
 
 /** How many finished jobs are kept (oldest dropped first). */
 export const MAX_FINISHED_JOBS = 500;
-export const SNAPSHOT_VERSION = 2;
+export const SNAPSHOT_VERSION = 3;
 
 interface SnapshotV1 {
   version: 1;
@@ -42,6 +43,15 @@ interface SnapshotV2 {
   shards: Shard[];
 }
 
+/** Version 3 adds the ACL users of the Sentinel port. */
+interface SnapshotV3 {
+  version: 3;
+  memberInfo: [NodeId, MemberInfo][];
+  jobs: JobRecord[];
+  shards: Shard[];
+  acl: { revision: number; users: AclUserRecord[] };
+}
+
 export type ApplyResult = { ok: true; value?: unknown } | { ok: false; error: string };
 
 export type StateChange =
@@ -49,6 +59,8 @@ export type StateChange =
   | { type: 'member-info'; id: NodeId }
   | { type: 'job'; job: JobRecord }
   | { type: 'shard'; event: ShardEvent }
+  /** An ACL user was put or deleted (`deleted`: it existed and is gone). */
+  | { type: 'acl'; name: string; deleted: boolean }
   | { type: 'restored' };
 
 export class ClusterState implements StateMachine {
@@ -56,6 +68,10 @@ export class ClusterState implements StateMachine {
   readonly memberInfo = new Map<NodeId, MemberInfo>();
   readonly jobs = new Map<string, JobRecord>();
   readonly shards = new Map<string, Shard>();
+  /** ACL users of the Sentinel port by name (the default user only once it was changed). */
+  readonly aclUsers = new Map<string, AclUserRecord>();
+  /** Raised by every ACL change: what acl.user.put compares against. */
+  aclRevision = 0;
   appliedIndex = 0;
   private listeners: ((c: StateChange) => void)[] = [];
 
@@ -89,11 +105,12 @@ export class ClusterState implements StateMachine {
   }
 
   snapshot(): Uint8Array {
-    const snap: SnapshotV2 = {
+    const snap: SnapshotV3 = {
       version: SNAPSHOT_VERSION,
       memberInfo: [...this.memberInfo.entries()],
       jobs: [...this.jobs.values()],
       shards: [...this.shards.values()],
+      acl: { revision: this.aclRevision, users: [...this.aclUsers.values()] },
     };
     return new TextEncoder().encode(JSON.stringify(snap));
   }
@@ -105,6 +122,8 @@ export class ClusterState implements StateMachine {
     this.memberInfo.clear();
     this.jobs.clear();
     this.shards.clear();
+    this.aclUsers.clear();
+    this.aclRevision = 0;
     this.appliedIndex = meta.index;
     if (parsed) {
       const snap = upgradeSnapshot(parsed);
@@ -113,7 +132,13 @@ export class ClusterState implements StateMachine {
       // Snapshots from before the write guard carry no guardReplicas: start unguarded (the
       // leader raises it as it sees replicas attached).
       for (const shard of snap.shards)
-        this.shards.set(shard.name, { ...shard, guardReplicas: shard.guardReplicas ?? 0 });
+        this.shards.set(shard.name, {
+          ...shard,
+          guardReplicas: shard.guardReplicas ?? 0,
+          settings: withAbsentSettings(shard.settings),
+        });
+      for (const user of snap.acl.users) this.aclUsers.set(user.name, user);
+      this.aclRevision = snap.acl.revision;
     }
     this.emit({ type: 'restored' });
   }
@@ -148,6 +173,23 @@ export class ClusterState implements StateMachine {
         });
         this.emit({ type: 'member-info', id: cmd.id });
         return { ok: true };
+      }
+      case 'acl.user.put': {
+        // Computed on the daemon that ran ACL SETUSER from the users at `revision`: refused if
+        // another change got in first (that daemon recomputes and tries again).
+        if (cmd.revision !== this.aclRevision) {
+          return { ok: false, error: `acl_conflict: the ACL users are at revision ${this.aclRevision}` };
+        }
+        this.aclUsers.set(cmd.user.name, cmd.user);
+        this.aclRevision++;
+        this.emit({ type: 'acl', name: cmd.user.name, deleted: false });
+        return { ok: true, value: this.aclRevision };
+      }
+      case 'acl.user.delete': {
+        if (!this.aclUsers.delete(cmd.name)) return { ok: true, value: false };
+        this.aclRevision++;
+        this.emit({ type: 'acl', name: cmd.name, deleted: true });
+        return { ok: true, value: true };
       }
       case 'job.create': {
         if (this.jobs.has(cmd.job.id)) return { ok: true, value: this.jobs.get(cmd.job.id) };
@@ -185,13 +227,16 @@ export class ClusterState implements StateMachine {
   }
 }
 
-/** Read a snapshot written by this or an older version. */
-export function upgradeSnapshot(parsed: { version?: number }): SnapshotV2 {
+/** Read a snapshot written by this or an older version (older ones have no ACL users). */
+export function upgradeSnapshot(parsed: { version?: number }): SnapshotV3 {
+  const noAcl = { revision: 0, users: [] };
   switch (parsed.version) {
     case 1:
-      return { ...(parsed as SnapshotV1), version: 2, shards: [] };
+      return { ...(parsed as SnapshotV1), version: 3, shards: [], acl: noAcl };
     case 2:
-      return parsed as SnapshotV2;
+      return { ...(parsed as SnapshotV2), version: 3, acl: noAcl };
+    case 3:
+      return parsed as SnapshotV3;
     default:
       throw new Error(
         `snapshot version ${parsed.version} is newer than this daemon understands (${SNAPSHOT_VERSION})`,

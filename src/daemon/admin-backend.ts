@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AdminBackend, AdminRequest, AdminResponse, ShardOp } from '../admin/api.js';
+import type { AclUserRecord } from '../cluster/commands.js';
 import { Refused } from '../cluster/errors.js';
 import { proposeCommand } from '../cluster/jobs.js';
 import type { JobKind, JobRecord } from '../cluster/jobs-model.js';
@@ -19,6 +20,7 @@ import type { ClusterClient } from '../raft/grpc/cluster.js';
 import { findMember, isVotingRole } from '../raft/membership.js';
 import type { RaftNode } from '../raft/node.js';
 import type { MemberRole, NodeId } from '../raft/types.js';
+import { channelsText, keysText, userFlags } from '../sentinel/acl.js';
 import type { Clock } from '../util/clock.js';
 import { notExecutable } from '../util/executable.js';
 import type { Logger } from '../util/log.js';
@@ -156,6 +158,38 @@ export class DaemonAdminBackend implements AdminBackend {
       })),
       history: s.history,
     };
+  }
+
+  /** Users without their password hashes: GET needs no token, so it shows how many, not which. */
+  aclUsers(): unknown {
+    return {
+      revision: this.o.state.aclRevision,
+      users: [...this.o.state.aclUsers.values()].map((u) => ({
+        name: u.name,
+        flags: userFlags(u),
+        passwords: u.passwords.length,
+        commands: u.commands,
+        keys: keysText(u),
+        channels: channelsText(u),
+      })),
+    };
+  }
+
+  async putAclUser(user: AclUserRecord, revision: number): Promise<number> {
+    const r = await proposeCommand(this.o.raft, { t: 'acl.user.put', user, revision });
+    if (!r.ok) {
+      // The users moved on since the asking daemon computed this one: it computes again.
+      throw new Refused('conflict', r.error, { acl_revision: this.o.state.aclRevision });
+    }
+    this.o.log.info({ acl_user: user.name, revision: r.value }, 'ACL user changed');
+    return r.value as number;
+  }
+
+  async deleteAclUser(name: string): Promise<boolean> {
+    const r = await proposeCommand(this.o.raft, { t: 'acl.user.delete', name });
+    if (!r.ok) throw new Refused('conflict', r.error);
+    if (r.value === true) this.o.log.info({ acl_user: name }, 'ACL user deleted');
+    return r.value === true;
   }
 
   switchover(name: string, to: string | undefined): Promise<JobRecord> {

@@ -4,11 +4,13 @@
  * through the log via the admin API (forwarded to the leader).
  */
 import type { AdminApi } from '../admin/api.js';
+import type { AclUserRecord } from '../cluster/commands.js';
 import type { Shard, ShardScripts } from '../cluster/shards.js';
 import type { ClusterState } from '../cluster/state.js';
 import type { FailoverEngine } from '../failover/engine.js';
 import { votersOf } from '../raft/membership.js';
 import type { RaftNode } from '../raft/node.js';
+import type { AclPutResult, AclStore } from '../sentinel/acl-users.js';
 import { ReplyError } from '../sentinel/command-table.js';
 import { stringMatch } from '../sentinel/pubsub.js';
 import type { PendingScript, ScriptQueue } from '../sentinel/scripts.js';
@@ -40,6 +42,11 @@ export interface SentinelBackendDeps {
   denyScriptsReconfig: boolean;
   scripts: ScriptQueue;
 }
+
+/** How long a SENTINEL MONITOR/REMOVE/SET waits for a leader before it answers the error. */
+export const LEADER_WAIT_MS = 3000;
+/** How often it asks again meanwhile. */
+const LEADER_RETRY_MS = 100;
 
 export class DaemonSentinelBackend implements SentinelBackend {
   private peerSeen = new Map<number, number>();
@@ -149,7 +156,16 @@ export class DaemonSentinelBackend implements SentinelBackend {
     path: string,
     body?: unknown,
   ): Promise<SetResult & { status?: number; code?: string }> {
-    const r = await this.d.api().handle({ method, path, body, token: this.d.adminToken, hops: 0 });
+    // A change sent while the group elects a leader (or while this daemon is still joining) waits
+    // for one, within a bound, as a client of Sentinel would not see an election at all.
+    const deadline = this.d.clock.nowMs() + LEADER_WAIT_MS;
+    let r = await this.d.api().handle({ method, path, body, token: this.d.adminToken, hops: 0 });
+    while (r.status >= 300 && this.d.clock.nowMs() < deadline) {
+      const code = (r.body as { error?: { code?: string } } | null)?.error?.code;
+      if (code !== 'no_leader' && code !== 'leader_unreachable' && code !== 'not_leader') break;
+      await new Promise<void>((done) => this.d.clock.setTimeout(done, LEADER_RETRY_MS));
+      r = await this.d.api().handle({ method, path, body, token: this.d.adminToken, hops: 0 });
+    }
     if (r.status < 300) return { ok: true };
     const e = (r.body as { error?: { code?: string; message?: string } }).error;
     return {
@@ -247,5 +263,70 @@ export class DaemonSentinelBackend implements SentinelBackend {
       ['SCRIPT-MAX-RUNTIME', this.d.scripts.scriptMaxRuntimeMs],
       ['SCRIPT-RETRY-DELAY', this.d.scripts.scriptRetryDelayMs],
     ];
+  }
+}
+
+/** How long a read barrier of an ACL change may take on this daemon. */
+export const ACL_READ_BARRIER_MS = 5_000;
+
+export interface AclStoreDeps {
+  state: ClusterState;
+  raft: RaftNode;
+  api: () => AdminApi;
+  /** Admin token, so that the internal calls pass the API's check. */
+  adminToken: string | undefined;
+}
+
+/**
+ * The Sentinel port's ACL users in the replicated state: changes go to the leader through the
+ * admin API (forwarded, bounded), and resolve once this daemon has applied them (a read barrier),
+ * so the client that asked sees its change at once, on this daemon as on every other.
+ */
+export class DaemonAclStore implements AclStore {
+  constructor(private readonly d: AclStoreDeps) {}
+
+  users(): ReadonlyMap<string, AclUserRecord> {
+    return this.d.state.aclUsers;
+  }
+
+  revision(): number {
+    return this.d.state.aclRevision;
+  }
+
+  sync(): Promise<void> {
+    return this.d.raft.readBarrier(ACL_READ_BARRIER_MS);
+  }
+
+  private async call(method: string, name: string, body?: unknown) {
+    const r = await this.d.api().handle({
+      method,
+      path: `/v1/acl/users/${encodeURIComponent(name)}`,
+      body,
+      token: this.d.adminToken,
+      hops: 0,
+    });
+    const error = (r.body as { error?: { message?: string; acl_revision?: number } } | null)?.error;
+    return { status: r.status, body: r.body, error };
+  }
+
+  async put(user: AclUserRecord, revision: number): Promise<AclPutResult> {
+    const r = await this.call('PUT', user.name, { user, revision });
+    if (r.status === 409 && r.error?.acl_revision !== undefined) return 'conflict';
+    if (r.status >= 300) throw new Error(r.error?.message ?? `refused (${r.status})`);
+    await this.sync();
+    return 'ok';
+  }
+
+  async remove(name: string): Promise<boolean> {
+    const r = await this.call('DELETE', name);
+    if (r.status >= 300) throw new Error(r.error?.message ?? `refused (${r.status})`);
+    await this.sync();
+    return (r.body as { deleted?: boolean }).deleted === true;
+  }
+
+  onChange(listener: () => void): () => void {
+    return this.d.state.onChange((c) => {
+      if (c.type === 'acl' || c.type === 'restored') listener();
+    });
   }
 }

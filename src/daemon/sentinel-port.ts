@@ -20,7 +20,7 @@ import { SentinelServer } from '../sentinel/server.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import { VERSION } from '../util/version.js';
-import { DaemonSentinelBackend } from './sentinel-backend.js';
+import { DaemonAclStore, DaemonSentinelBackend } from './sentinel-backend.js';
 
 export interface SentinelPortDeps {
   host: string;
@@ -64,7 +64,10 @@ export async function openSentinelPort(d: SentinelPortDeps): Promise<SentinelPor
     host: d.host,
     port: d.port,
     logger: d.log,
+    // `[sentinel] requirepass` is the default user's password until an ACL SETUSER default is
+    // committed; the users themselves are replicated (every daemon knows them).
     ...(d.requirepass ? { requirepass: d.requirepass } : {}),
+    acl: new DaemonAclStore({ state: d.state, raft: d.raft, api: d.api, adminToken: d.adminToken }),
     genericCommands: {
       shutdown: () => {
         d.shutdown();
@@ -99,7 +102,10 @@ export async function openSentinelPort(d: SentinelPortDeps): Promise<SentinelPor
     denyScriptsReconfig: d.denyScriptsReconfig,
     scripts,
   });
-  const commands = new SentinelCommands(backend, { electionTimeoutMs: d.electionTimeoutMs });
+  const commands = new SentinelCommands(backend, {
+    electionTimeoutMs: d.electionTimeoutMs,
+    logLevel: () => d.log.level,
+  });
   commands.register(server);
   server.register(
     infoCommandSpec(server, {

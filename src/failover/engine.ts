@@ -35,6 +35,7 @@ import {
   rankCandidates,
   waitForAheadCandidate,
 } from './decide.js';
+import { DISCOVERED_REPLICAS_MAX, type Discovery, discoverReplicas } from './discovery.js';
 import { type NodeReport, type NodeView, type ProbeReport, Prober, type ProbeTarget } from './prober.js';
 import type { RedisAdapter, RedisInfo } from './redis.js';
 import { holdsNoHistory, upstreamOf } from './redis.js';
@@ -76,6 +77,14 @@ export { refOf };
 const REDIS_TIMEOUT_MS = 1000;
 /** How often the empty-restart guard retries a node that is still empty and masterful. */
 const EMPTY_GUARD_RETRY_MS = 100;
+/**
+ * How often the leader runs replica discovery for one shard (ms): the prober re-reads every
+ * node's INFO every 500 ms, so looking more often finds nothing new. (Sentinel reads a master's
+ * INFO every 10 s.)
+ */
+const DISCOVERY_INTERVAL_MS = 500;
+/** The oldest INFO of the master that discovery reads its replicas from (ms): a few INFO reads. */
+const DISCOVERY_MASTER_INFO_MAX_AGE_MS = 2000;
 
 function isLiveReplica(v: NodeView | undefined): boolean {
   return !!v && !v.failing && v.info?.role === 'slave';
@@ -141,6 +150,9 @@ export class FailoverEngine {
     { keysBefore: number; historyBefore: string[]; lastTryMs: number }
   >();
   private lastPendingCheckMs = new Map<string, number>();
+  /** Per shard: when the leader last ran replica discovery (monotonic ms), and the runs under way. */
+  private lastDiscoveryMs = new Map<string, number>();
+  private discovering = new Set<string>();
   /** Since when (monotonic ms) this daemon has been cut off from the group; null while in it. */
   private cutOffSinceMs: number | null = null;
   /** Times this daemon came back to the group after a cut-off and asked for fresh probes (tests, metrics). */
@@ -222,7 +234,14 @@ export class FailoverEngine {
   private probeTargets(): ProbeTarget[] {
     const out: ProbeTarget[] = [];
     for (const s of this.o.state.shards.values()) {
-      for (const n of s.nodes) out.push({ ...refOf(n), expectMaster: n.addr === s.master });
+      for (const n of s.nodes)
+        out.push({
+          ...refOf(n),
+          expectMaster: n.addr === s.master,
+          ...(n.addr === s.master && s.settings.masterRebootDownAfterMs > 0
+            ? { rebootDownAfterMs: s.settings.masterRebootDownAfterMs }
+            : {}),
+        });
     }
     return out;
   }
@@ -410,6 +429,7 @@ export class FailoverEngine {
       } else if (!verdict.down) {
         this.selfSawUpSinceMs.delete(shard.name);
         this.reconcile(shard);
+        this.discover(shard);
       }
     }
   }
@@ -523,6 +543,95 @@ export class FailoverEngine {
         .catch((err: Error) =>
           this.log.warn({ shard: shard.name, node: n.addr, err: err.message }, 'could not reconfigure node'),
         );
+    }
+  }
+
+  /**
+   * Leader: replica discovery (discovery.ts), through the log. Called from decide(), so only with a
+   * valid lease, a master that is not down, and no failover pending or running; at most once per
+   * DISCOVERY_INTERVAL_MS per shard, one run at a time. A node put in the shard is probed by every
+   * daemon from its next round on (the prober re-reads its targets from the committed state).
+   */
+  private discover(shard: Shard): void {
+    const name = shard.name;
+    const now = this.o.clock.nowMs();
+    if (this.discovering.has(name)) return;
+    if (now - (this.lastDiscoveryMs.get(name) ?? Number.NEGATIVE_INFINITY) < DISCOVERY_INTERVAL_MS) return;
+    this.lastDiscoveryMs.set(name, now);
+    this.discovering.add(name);
+    this.discoverNow(name)
+      .catch((err: Error) =>
+        this.log.warn({ shard: name, err: err.message }, 'replica discovery: could not commit a change'),
+      )
+      .finally(() => this.discovering.delete(name));
+  }
+
+  private async discoverNow(name: string): Promise<void> {
+    // INFO of listed replicas that are not nodes yet, so not probed: read here, once per run.
+    // A replica is added only with its own INFO read (rather than added at priority 0 until read):
+    // one entry with its true priority and replica-announced, so a `replica-priority 0` replica is
+    // never a candidate with priority 100, a node added at 0 is not briefly unpromotable while it
+    // is in fact the best candidate, and SENTINEL REPLICAS never shows a priority the replica does
+    // not have. A replica this leader cannot read could not be promoted by it either (a failover
+    // reads every candidate first); the next run tries again.
+    const read = new Map<string, RedisInfo>();
+    const run = (): Discovery | null => {
+      const shard = this.o.state.shards.get(name);
+      if (!shard?.master || shard.pending || this.hasActiveJob(name)) return null;
+      if (!this.isLeader() || !this.o.raft.lease().valid) return null;
+      const mv = this.prober.view(shard.master);
+      const fresh =
+        !!mv?.info && !mv.failing && this.o.clock.nowMs() - mv.infoAtMs <= DISCOVERY_MASTER_INFO_MAX_AGE_MS;
+      return discoverReplicas({
+        shard,
+        masterInfo: fresh ? mv.info : null,
+        infoOf: (addr) => read.get(addr) ?? this.prober.view(addr)?.info,
+      });
+    };
+    const first = run();
+    if (!first) return;
+    if (first.overLimit.length > 0)
+      this.warnOnce(
+        `discovery-limit:${name}`,
+        { shard: name, left_out: first.overLimit.slice(0, 10), count: first.overLimit.length },
+        'replica discovery: the shard has the most nodes discovery adds (DISCOVERED_REPLICAS_MAX); replicas left out',
+      );
+    for (const s of first.skipped)
+      this.log.debug({ shard: name, addr: s.addr, reason: s.reason }, 'replica discovery: not added');
+    if (first.unread.length > 0) {
+      // With the shard's credentials (the master's), as the node would be added.
+      const shard = this.o.state.shards.get(name);
+      const masterNode = shard?.master ? findNode(shard, shard.master) : undefined;
+      await Promise.all(
+        first.unread.map(async (addr) => {
+          const ref = { addr, username: masterNode?.username, password: masterNode?.password };
+          const info = await this.o.adapter.info(ref, REDIS_TIMEOUT_MS).catch((err: Error) => {
+            this.log.debug({ shard: name, addr, err: err.message }, 'replica discovery: cannot read it yet');
+            return null;
+          });
+          if (info) read.set(addr, info);
+        }),
+      );
+    }
+    // One entry per change, each computed from the committed state as it is then (a daemon may
+    // register one of these nodes meanwhile: its entry wins, discovery never touches it after).
+    // Every change committed makes that change disappear from the next run: bounded anyway.
+    const bound = DISCOVERED_REPLICAS_MAX + (this.o.state.shards.get(name)?.nodes.length ?? 0) + 1;
+    for (let i = 0; i < bound; i++) {
+      const change = run()?.changes[0];
+      if (!change) return;
+      // onlyUnowned: a daemon registering this node meanwhile keeps its ownership (the fence).
+      const r = await proposeCommand(this.o.raft, {
+        t: 'shard.node.put',
+        name,
+        node: change.node,
+        onlyUnowned: true,
+      });
+      if (!r.ok) throw new Error(r.error);
+      this.log.info(
+        { shard: name, addr: change.node.addr, priority: change.node.priority, why: change.why },
+        change.kind === 'new' ? 'replica discovered' : 'replica updated from its INFO',
+      );
     }
   }
 

@@ -18,6 +18,12 @@ import { holdsNoHistory, type RedisAdapter, type RedisInfo, type RedisRef, upstr
 export interface ProbeTarget extends RedisRef {
   /** The committed master: a report of role:slave from it counts as failing. */
   expectMaster: boolean;
+  /**
+   * The shard's master_reboot_down_after_ms (Sentinel's master-reboot-down-after-period) when
+   * this is the committed master: seen restarting, it counts as failing from its restart while it
+   * is still loading this long after (0 or absent: off).
+   */
+  rebootDownAfterMs?: number;
 }
 
 export interface NodeView {
@@ -39,6 +45,8 @@ export interface NodeView {
   restarts: number;
   /** Keys the node had before its latest restart. */
   keysBeforeRestart: number;
+  /** When it was seen restarting, while it has not finished loading since (monotonic ms). */
+  rebootSinceMs: number | null;
 }
 
 /** What a daemon tells the leader about one node. */
@@ -272,6 +280,7 @@ export class Prober {
         runId: null,
         restarts: 0,
         keysBeforeRestart: 0,
+        rebootSinceMs: null,
       };
       this.views.set(t.addr, v);
     }
@@ -298,10 +307,18 @@ export class Prober {
     p.then(
       () => {
         const bad = t.expectMaster && view.info?.role === 'slave';
+        const rebootMs = view.rebootSinceMs === null ? 0 : this.opts.clock.nowMs() - view.rebootSinceMs;
+        const rebooting = t.expectMaster && (t.rebootDownAfterMs ?? 0) > 0 && rebootMs > t.rebootDownAfterMs!;
         if (bad) {
           view.failing = true;
           view.failSentMs = sentAtMs;
           view.error = `reports role:slave (replicating ${upstreamOf(view.info!) ?? '?'})`;
+        } else if (rebooting) {
+          // Sentinel's master-reboot-down-after-period: failing since its restart.
+          view.lastOkMs = Math.min(view.lastOkMs, view.rebootSinceMs!);
+          view.failing = true;
+          view.failSentMs = sentAtMs;
+          view.error = `restarted ${Math.round(rebootMs)} ms ago and still loading`;
         } else {
           view.lastOkMs = this.opts.clock.nowMs();
           view.failing = false;
@@ -340,7 +357,10 @@ export class Prober {
         'redis restarted',
       );
       this.opts.onRestart?.(v, before);
+      if (t.expectMaster && (t.rebootDownAfterMs ?? 0) > 0) v.rebootSinceMs = this.opts.clock.nowMs();
     }
     if (info.runId !== '') v.runId = info.runId;
+    // Sentinel clears the reboot on the first PONG, which a server still loading does not send.
+    if (!info.loading) v.rebootSinceMs = null;
   }
 }

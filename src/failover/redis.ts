@@ -34,8 +34,22 @@ export interface RedisInfo {
   replId2: string;
   /** second_repl_offset: the first offset of replId's history that replId2 does not cover (-1: none). */
   secondReplOffset: number;
-  /** Replicas connected to a master, as it reports them. */
+  /**
+   * Replicas connected to a master, as it reports them (`slaveN:ip=,port=,state=,offset=,lag=`):
+   * `host` is the address the master sees (or the replica's `replica-announce-ip`), `port` its
+   * listening port (`replica-announce-port`). How Sentinel discovers replicas (discovery.ts).
+   */
   connectedReplicas: { host: string; port: number; state: string; offset: number }[];
+  /**
+   * A replica's `replica-priority` (INFO calls it `slave_priority`, Redis 7.0 too): lower wins, 0 =
+   * never promoted. Undefined or null when not reported (a master reports none).
+   */
+  slavePriority?: number | null;
+  /**
+   * A replica's `replica-announced` (INFO `replica_announced`, Redis 6.2+): false hides it from
+   * SENTINEL REPLICAS. Undefined or null when not reported (a master, or an older Redis).
+   */
+  replicaAnnounced?: boolean | null;
   /** Keys in all databases. */
   keys: number;
   loading: boolean;
@@ -115,6 +129,13 @@ function num(v: string | undefined, dflt = 0): number {
   return Number.isFinite(n) ? n : dflt;
 }
 
+/** A non-negative integer, or null (absent or malformed: unknown, not a default). */
+function intOrNull(v: string | undefined): number | null {
+  if (v === undefined || !/^\d+$/.test(v)) return null;
+  const n = Number(v);
+  return Number.isSafeInteger(n) ? n : null;
+}
+
 /** Parse the text of INFO (any sections) into the fields the engine uses. */
 export function parseInfo(text: string): RedisInfo {
   const f = new Map<string, string>();
@@ -167,6 +188,10 @@ export function parseInfo(text: string): RedisInfo {
     configFile: f.get('config_file') ?? '',
     uptimeSeconds: num(f.get('uptime_in_seconds')),
     minSlavesGoodSlaves: f.has('min_slaves_good_slaves') ? num(f.get('min_slaves_good_slaves')) : null,
+    // Only a replica's own values mean anything (Sentinel reads them only from role:slave INFO).
+    slavePriority: role === 'slave' && f.has('slave_priority') ? intOrNull(f.get('slave_priority')) : null,
+    replicaAnnounced:
+      role === 'slave' && f.has('replica_announced') ? f.get('replica_announced') !== '0' : null,
     raw: text,
   };
 }

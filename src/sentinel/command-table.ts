@@ -3,6 +3,7 @@
  * how a request's argv is looked up (container commands with subcommands, arity) with Redis's
  * exact error texts.
  */
+import type { CatalogDoc, CatalogEntry } from './command-catalog.js';
 import type { ProtocolVersion, Reply } from './resp.js';
 import type { ClientConnection, SentinelServer } from './server.js';
 
@@ -26,12 +27,10 @@ export interface CommandContext {
 }
 
 /** Documentation for COMMAND DOCS. */
-export interface CommandDoc {
-  summary: string;
-  since: string;
-  group: string;
-  complexity?: string;
-}
+export type CommandDoc = CatalogDoc;
+
+/** Descriptions by full name that a table takes over what registrations say (command-catalog.ts). */
+export type CommandCatalog = ReadonlyMap<string, CatalogEntry>;
 
 export interface CommandSpec {
   /** Lowercase name (`ping`, or `masters` for a subcommand of `sentinel`). */
@@ -49,6 +48,11 @@ export interface CommandSpec {
   doc?: CommandDoc;
   /** Allowed while a RESP2 connection is subscribed (Redis allows only (P)(UN)SUBSCRIBE, PING, QUIT, RESET). */
   subscribedContext?: boolean;
+  /**
+   * Accepted but never listed (COMMAND, COMMAND COUNT/LIST/INFO/DOCS, ACL CAT) nor subject to ACL
+   * rules: a leniency for what clients send though Sentinel 7.0 does not know it (QUIT).
+   */
+  hidden?: boolean;
   subcommands?: readonly CommandSpec[];
 }
 
@@ -86,38 +90,49 @@ export class Command {
   readonly doc: CommandDoc | undefined;
   readonly noAuth: boolean;
   readonly subscribedContext: boolean;
+  readonly hidden: boolean;
   readonly subcommands = new Map<string, Command>();
 
+  /** With a catalog, its entry for this command (if any) sets arity, flags, categories, tips, doc. */
   constructor(
     spec: CommandSpec,
     readonly parent?: Command,
+    private readonly catalog?: CommandCatalog,
   ) {
     const name = spec.name.toLowerCase();
     if (name === '' || /[\s|]/.test(name)) throw new Error(`invalid command name "${spec.name}"`);
-    if (!Number.isInteger(spec.arity) || spec.arity === 0) {
-      throw new Error(`invalid arity ${spec.arity} for command "${spec.name}"`);
-    }
     this.name = name;
     this.fullName = parent ? `${parent.fullName}|${name}` : name;
-    this.arity = spec.arity;
+    const described = catalog?.get(this.fullName);
+    const arity = described?.arity ?? spec.arity;
+    if (!Number.isInteger(arity) || arity === 0) {
+      throw new Error(`invalid arity ${arity} for command "${spec.name}"`);
+    }
+    this.arity = arity;
     this.handler = spec.handler;
-    this.flags = spec.flags ?? [];
-    this.categories = spec.categories ?? [];
-    this.tips = spec.tips ?? [];
-    this.doc = spec.doc;
+    this.flags = described?.flags ?? spec.flags ?? [];
+    this.categories = described?.categories ?? spec.categories ?? [];
+    this.tips = described?.tips ?? (described ? [] : (spec.tips ?? []));
+    this.doc = described?.doc ?? spec.doc;
     this.noAuth = this.flags.includes('no_auth');
     this.subscribedContext = spec.subscribedContext ?? false;
+    this.hidden = (spec.hidden ?? false) || (parent?.hidden ?? false);
     for (const sub of spec.subcommands ?? []) this.addSubcommand(sub);
   }
 
   addSubcommand(spec: CommandSpec): Command {
-    const sub = new Command(spec, this);
+    const sub = new Command(spec, this, this.catalog);
     this.subcommands.set(sub.name, sub);
     return sub;
   }
 
   get isContainer(): boolean {
     return this.subcommands.size > 0;
+  }
+
+  /** Subcommands COMMAND and ACL show (not hidden), in registration order. */
+  listedSubcommands(): Command[] {
+    return [...this.subcommands.values()].filter((c) => !c.hidden);
   }
 
   /** Whether `argc` arguments (including the command name) satisfy the arity. */
@@ -185,11 +200,16 @@ export function arityError(fullName: string): Reply {
 
 export class CommandTable {
   private readonly commands = new Map<string, Command>();
+  private changes = 0;
+
+  /** With a catalog, registered commands take their descriptions from it (see Command). */
+  constructor(private readonly catalog?: CommandCatalog) {}
 
   /** Adds (or replaces) a top-level command. */
   register(spec: CommandSpec): Command {
-    const cmd = new Command(spec);
+    const cmd = new Command(spec, undefined, this.catalog);
     this.commands.set(cmd.name, cmd);
+    this.changes++;
     return cmd;
   }
 
@@ -197,11 +217,18 @@ export class CommandTable {
   registerSubcommand(parent: string, spec: CommandSpec): Command {
     const container = this.commands.get(parent.toLowerCase());
     if (!container) throw new Error(`no command "${parent}" to add subcommand "${spec.name}" to`);
+    this.changes++;
     return container.addSubcommand(spec);
   }
 
   unregister(name: string): boolean {
+    this.changes++;
     return this.commands.delete(name.toLowerCase());
+  }
+
+  /** Changes with every registration: what caches derived from the table compare. */
+  get version(): number {
+    return this.changes;
   }
 
   get(name: string): Command | undefined {
@@ -210,13 +237,32 @@ export class CommandTable {
     return sub === undefined ? cmd : cmd?.subcommands.get(sub);
   }
 
-  /** Top-level commands in registration order. */
+  /** Top-level commands in registration order, hidden ones included. */
   all(): Command[] {
     return [...this.commands.values()];
   }
 
+  /** Top-level commands COMMAND and ACL show (not hidden), in registration order. */
+  listed(): Command[] {
+    return this.all().filter((c) => !c.hidden);
+  }
+
+  /** Every listed command and subcommand, each container followed by its subcommands. */
+  listedWithSubcommands(): Command[] {
+    const out: Command[] = [];
+    for (const cmd of this.listed()) out.push(cmd, ...cmd.listedSubcommands());
+    return out;
+  }
+
+  /** A listed command by name (`ping`, `client|kill`; any case), else undefined. */
+  getListed(name: string): Command | undefined {
+    const cmd = this.get(name);
+    return cmd && !cmd.hidden ? cmd : undefined;
+  }
+
+  /** How many top-level commands are listed (COMMAND COUNT). */
   get size(): number {
-    return this.commands.size;
+    return this.listed().length;
   }
 
   /** Resolves argv to a command, or to the error Redis replies (unknown command/subcommand, arity). */

@@ -1,8 +1,10 @@
 /**
  * The connection-level commands every Sentinel answers, with Redis 7's reply shapes and error
- * texts: PING, AUTH, HELLO, CLIENT (ID, GETNAME, SETNAME, SETINFO, LIST, INFO, KILL, NO-EVICT,
- * HELP), COMMAND (COUNT, LIST, INFO, DOCS, GETKEYS, GETKEYSANDFLAGS, HELP), QUIT, SUBSCRIBE,
- * PSUBSCRIBE, UNSUBSCRIBE, PUNSUBSCRIBE, and SHUTDOWN when the daemon gives a hook.
+ * texts: PING, AUTH, HELLO, CLIENT (ID, GETNAME, SETNAME, LIST, INFO, KILL, NO-EVICT, PAUSE,
+ * UNPAUSE, REPLY, TRACKING, TRACKINGINFO, GETREDIR, CACHING, UNBLOCK, HELP), COMMAND (COUNT, LIST,
+ * INFO, DOCS, GETKEYS, GETKEYSANDFLAGS, HELP), ACL (acl-commands.ts), SUBSCRIBE, PSUBSCRIBE,
+ * UNSUBSCRIBE, PUNSUBSCRIBE, and SHUTDOWN when the daemon gives a hook; QUIT and CLIENT SETINFO
+ * are accepted though Sentinel 7.0 has neither (hidden: never listed).
  *
  * INFO is sentinel-specific in its last section, so it is not registered here: the daemon
  * registers `infoCommandSpec(server, { sections: [sentinelSection], server: ... })`, which builds
@@ -10,6 +12,8 @@
  * Redis' order: stats before cpu).
  */
 import { arch, machine, release, type } from 'node:os';
+import { aclCommandSpec } from './acl-commands.js';
+import { clientExtraSubcommands } from './client-extras.js';
 import {
   arityError,
   type Command,
@@ -25,6 +29,8 @@ import type { ClientConnection, ClientFilter, ClientType, SentinelServer } from 
 export interface GenericCommandOptions {
   /** Runs SHUTDOWN; without a hook SHUTDOWN is not registered (unknown command). */
   shutdown?: CommandHandler;
+  /** Bound of an ACL SETUSER/DELUSER (ms); default ACL_CHANGE_TIMEOUT_MS. */
+  aclChangeTimeoutMs?: number;
 }
 
 const CONNECTION: Pick<CommandSpec, 'categories'> = { categories: ['@slow', '@connection'] };
@@ -68,11 +74,26 @@ function setClientName(client: ClientConnection, name: Buffer): Reply | null {
   return null;
 }
 
-/** AUTH / HELLO AUTH against the default user (the only user). */
-function authenticate(server: SentinelServer, client: ClientConnection, user: Buffer, pass: Buffer): boolean {
-  if (user.toString('latin1') !== 'default' || !server.checkPassword(pass)) return false;
+/**
+ * AUTH / HELLO AUTH (Redis's ACLAuthenticateUser): the client runs as `user` from now on; a
+ * failure is logged in ACL LOG under the command name as typed.
+ */
+function authenticate(ctx: CommandContext, user: Buffer, pass: Buffer): boolean {
+  const { server, client } = ctx;
+  const name = user.toString('latin1');
+  const found = server.acl.authenticate(name, pass);
+  if (!found) {
+    server.aclLog.add({
+      reason: 'auth',
+      object: (ctx.argv[0] as Buffer).toString('latin1'),
+      username: name,
+      atMs: Date.now(),
+      clientInfo: clientInfoLine(client),
+    });
+    return false;
+  }
   client.authenticated = true;
-  client.user = 'default';
+  client.user = found.name;
   client.refreshAuth();
   return true;
 }
@@ -91,7 +112,7 @@ function ping(ctx: CommandContext): HandlerResult {
 }
 
 function auth(ctx: CommandContext): HandlerResult {
-  const { argv, server, client } = ctx;
+  const { argv, server } = ctx;
   if (argv.length > 3) return syntaxError();
   if (argv.length === 2) {
     if (!server.passwordRequired) {
@@ -99,9 +120,9 @@ function auth(ctx: CommandContext): HandlerResult {
         'AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?',
       );
     }
-    return authenticate(server, client, Buffer.from('default'), argv[1] as Buffer) ? R.ok : WRONGPASS;
+    return authenticate(ctx, Buffer.from('default'), argv[1] as Buffer) ? R.ok : WRONGPASS;
   }
-  return authenticate(server, client, argv[1] as Buffer, argv[2] as Buffer) ? R.ok : WRONGPASS;
+  return authenticate(ctx, argv[1] as Buffer, argv[2] as Buffer) ? R.ok : WRONGPASS;
 }
 
 function hello(ctx: CommandContext): HandlerResult {
@@ -132,8 +153,9 @@ function hello(ctx: CommandContext): HandlerResult {
       return R.err(`Syntax error in HELLO option '${cText(opt)}'`);
     }
   }
-  if (user && pass && !authenticate(server, client, user, pass)) return WRONGPASS;
-  if (server.authRequired(client)) {
+  if (user && pass && !authenticate(ctx, user, pass)) return WRONGPASS;
+  // Redis checks the client's own flag here, not whether the default user needs AUTH.
+  if (!client.authenticated) {
     return R.errCode(
       'NOAUTH',
       'HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time',
@@ -216,6 +238,15 @@ function punsubscribe(ctx: CommandContext): HandlerResult {
 
 // --- CLIENT -----------------------------------------------------------------------------------
 
+/** CLIENT LIST `flags`, in Redis's order (P pubsub, t tracking, B broadcast tracking; N none). */
+function clientFlags(c: ClientConnection): string {
+  let f = '';
+  if (c.isPubSub) f += 'P';
+  if (c.tracking) f += 't';
+  if (c.tracking?.bcast) f += 'B';
+  return f === '' ? 'N' : f;
+}
+
 /** One CLIENT LIST line (Redis 7.2 field set). */
 export function clientInfoLine(c: ClientConnection, now = Date.now()): string {
   const qbuf = c.queryBufferBytes;
@@ -228,7 +259,7 @@ export function clientInfoLine(c: ClientConnection, now = Date.now()): string {
     ['name', c.name ?? ''],
     ['age', Math.floor((now - c.createdAtMs) / 1000)],
     ['idle', Math.floor((now - c.lastInteractionMs) / 1000)],
-    ['flags', c.isPubSub ? 'P' : 'N'],
+    ['flags', clientFlags(c)],
     ['db', 0],
     ['sub', c.channels.size],
     ['psub', c.patterns.size],
@@ -322,7 +353,7 @@ function clientKill(ctx: CommandContext): HandlerResult {
       filter.laddr = value.toString('latin1');
     } else if (eqi(opt, 'user')) {
       const user = value.toString('latin1');
-      if (user !== 'default') return R.err(`No such user '${cText(value)}'`);
+      if (!server.acl.record(user)) return R.err(`No such user '${cText(value)}'`);
       filter.user = user;
     } else if (eqi(opt, 'skipme')) {
       if (eqi(value, 'yes')) skipme = true;
@@ -355,7 +386,12 @@ function clientSetinfo(ctx: CommandContext): HandlerResult {
   return R.ok;
 }
 
+/** CLIENT HELP as Sentinel 7.0 answers it (SETINFO is accepted but, as in 7.0, not listed). */
 const CLIENT_HELP = [
+  'CACHING (YES|NO)',
+  '    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.',
+  'GETREDIR',
+  '    Return the client ID we are redirecting to when tracking is enabled.',
   'GETNAME',
   '    Return the name of the current connection.',
   'ID',
@@ -376,20 +412,25 @@ const CLIENT_HELP = [
   '      Kill connections authenticated by <username>.',
   '    * SKIPME (YES|NO)',
   '      Skip killing current connection (default: yes).',
-  '    * ID <client-id>',
-  '      Kill connections by client id.',
   'LIST [options ...]',
   '    Return information about client connections. Options:',
   '    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)',
   '      Return clients of specified type.',
-  '    * ID <client-id> [<client-id> ...]',
-  '      Return clients of specified IDs only.',
+  'UNPAUSE',
+  '    Stop the current client pause, resuming traffic.',
+  'PAUSE <timeout> [WRITE|ALL]',
+  '    Suspend all, or just write, clients for <timeout> milliseconds.',
+  'REPLY (ON|OFF|SKIP)',
+  '    Control the replies sent to the current connection.',
   'SETNAME <name>',
   '    Assign the name <name> to the current connection.',
-  'SETINFO <option> <value>',
-  'Set client meta attr. Options are:',
-  '    * LIB-NAME: the client lib name.',
-  '    * LIB-VER: the client lib version.',
+  'UNBLOCK <clientid> [TIMEOUT|ERROR]',
+  '    Unblock the specified blocked client.',
+  'TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]',
+  '         [OPTIN] [OPTOUT] [NOLOOP]',
+  '    Control server assisted client side caching.',
+  'TRACKINGINFO',
+  '    Report tracking status for the current connection.',
   'NO-EVICT (ON|OFF)',
   '    Protect current client connection from eviction.',
 ];
@@ -438,7 +479,8 @@ function clientSpec(): CommandSpec {
         (ctx) => setClientName(ctx.client, ctx.argv[2] as Buffer) ?? R.ok,
         'Set the current connection name',
       ),
-      sub('setinfo', 4, clientSetinfo, 'Set client or connection specific info'),
+      // Redis 7.2's; clients send it on connect and ignore an error, but CLIENT LIST shows it.
+      sub('setinfo', 4, clientSetinfo, 'Set client or connection specific info', { hidden: true }),
       sub(
         'info',
         2,
@@ -461,6 +503,9 @@ function clientSpec(): CommandSpec {
         (ctx) => (eqi(ctx.argv[2], 'on') || eqi(ctx.argv[2], 'off') ? R.ok : syntaxError()),
         'Set client eviction mode for the current connection',
         { flags: ['admin', ...CLIENT_SUB_FLAGS], categories: ADMIN_CATEGORIES },
+      ),
+      ...clientExtraSubcommands((name, arity, handler, summary) =>
+        sub(name, arity, handler as CommandHandler, summary),
       ),
       sub(
         'help',
@@ -488,7 +533,7 @@ function commandInfoReply(cmd: Command): Reply {
     R.set(cmd.categories.map((c) => R.simple(c))),
     R.set(cmd.tips.map((t) => R.bulk(t))),
     R.set([]),
-    cmd.isContainer ? R.array([...cmd.subcommands.values()].map(commandInfoReply)) : R.set([]),
+    cmd.isContainer ? R.array(cmd.listedSubcommands().map(commandInfoReply)) : R.set([]),
   ]);
 }
 
@@ -499,24 +544,22 @@ function commandDocReply(cmd: Command): Reply {
     entries.push(['since', R.bulk(cmd.doc.since)]);
     entries.push(['group', R.bulk(cmd.doc.group)]);
     if (cmd.doc.complexity) entries.push(['complexity', R.bulk(cmd.doc.complexity)]);
+    if (cmd.doc.docFlags) entries.push(['doc_flags', R.set(cmd.doc.docFlags.map((f) => R.simple(f)))]);
+    if (cmd.doc.deprecatedSince) entries.push(['deprecated_since', R.bulk(cmd.doc.deprecatedSince)]);
+    if (cmd.doc.replacedBy) entries.push(['replaced_by', R.bulk(cmd.doc.replacedBy)]);
   }
   if (cmd.isContainer) {
     entries.push([
       'subcommands',
-      R.map([...cmd.subcommands.values()].map((s) => [s.fullName, commandDocReply(s)] as const)),
+      R.map(cmd.listedSubcommands().map((s) => [s.fullName, commandDocReply(s)] as const)),
     ]);
   }
   return R.map(entries);
 }
 
-/** Every command and subcommand, containers first. */
+/** Every listed command and subcommand, containers first. */
 function allCommands(server: SentinelServer): Command[] {
-  const out: Command[] = [];
-  for (const cmd of server.commands.all()) {
-    out.push(cmd);
-    for (const sub of cmd.subcommands.values()) out.push(sub);
-  }
-  return out;
+  return server.commands.listedWithSubcommands();
 }
 
 function commandList(ctx: CommandContext): HandlerResult {
@@ -546,9 +589,12 @@ function commandList(ctx: CommandContext): HandlerResult {
 function commandGetkeys(ctx: CommandContext): HandlerResult {
   const name = (ctx.argv[2] as Buffer).toString('latin1');
   const sub = ctx.argv[3]?.toString('latin1');
-  const cmd = ctx.server.commands.get(name);
+  const cmd = ctx.server.commands.getListed(name);
+  // Redis's lookupCommand: a container followed by an argument names that subcommand.
   const target =
-    cmd?.isContainer && sub !== undefined ? (cmd.subcommands.get(sub.toLowerCase()) ?? cmd) : cmd;
+    cmd?.isContainer && sub !== undefined
+      ? cmd.listedSubcommands().find((s) => s.name === sub.toLowerCase())
+      : cmd;
   if (!target) return R.err('Invalid command specified');
   return R.err('The command has no key arguments');
 }
@@ -605,7 +651,7 @@ function commandSpec(): CommandSpec {
       group: 'server',
       complexity: 'O(N) where N is the total number of Redis commands',
     },
-    handler: (ctx) => R.array(ctx.server.commands.all().map(commandInfoReply)),
+    handler: (ctx) => R.array(ctx.server.commands.listed().map(commandInfoReply)),
     subcommands: [
       sub('count', 2, (ctx) => R.int(ctx.server.commands.size), 'Get total number of Redis commands'),
       sub('list', -2, commandList, 'Get an array of Redis command names', nondeterministic),
@@ -613,10 +659,10 @@ function commandSpec(): CommandSpec {
         'info',
         -2,
         (ctx) => {
-          if (ctx.argv.length === 2) return R.array(ctx.server.commands.all().map(commandInfoReply));
+          if (ctx.argv.length === 2) return R.array(ctx.server.commands.listed().map(commandInfoReply));
           return R.array(
             ctx.argv.slice(2).map((b) => {
-              const cmd = ctx.server.commands.get(b.toString('latin1'));
+              const cmd = ctx.server.commands.getListed(b.toString('latin1'));
               return cmd ? commandInfoReply(cmd) : R.null;
             }),
           );
@@ -630,10 +676,10 @@ function commandSpec(): CommandSpec {
         (ctx) => {
           const cmds =
             ctx.argv.length === 2
-              ? ctx.server.commands.all()
+              ? ctx.server.commands.listed()
               : ctx.argv
                   .slice(2)
-                  .map((b) => ctx.server.commands.get(b.toString('latin1')))
+                  .map((b) => ctx.server.commands.getListed(b.toString('latin1')))
                   .filter((c): c is Command => c !== undefined);
           return R.map(cmds.map((c) => [c.fullName, commandDocReply(c)] as const));
         },
@@ -694,13 +740,16 @@ export function genericCommandSpecs(opts: GenericCommandOptions = {}): CommandSp
     },
     clientSpec(),
     commandSpec(),
+    aclCommandSpec(opts.aclChangeTimeoutMs === undefined ? {} : { changeTimeoutMs: opts.aclChangeTimeoutMs }),
     {
+      // Sentinel 7.0 has no QUIT, but clients send it before closing: accepted, never listed.
       name: 'quit',
       arity: -1,
       handler: quit,
       flags: ['allow_busy', 'noscript', 'loading', 'stale', 'fast', 'no_auth'],
       categories: ['@fast', '@connection'],
       subscribedContext: true,
+      hidden: true,
       doc: { summary: 'Close the connection', since: '1.0.0', group: 'connection', complexity: 'O(1)' },
     },
     {
@@ -824,6 +873,8 @@ export function genericInfoSections(server: SentinelServer, opts: InfoOptions = 
           arch_bits: arch().endsWith('64') ? 64 : 32,
           monotonic_clock: 'POSIX clock_gettime',
           multiplexing_api: 'epoll',
+          atomicvar_api: 'c11-builtin',
+          gcc_version: '0.0.0',
           process_id: process.pid,
           process_supervised: 'no',
           run_id: '',
@@ -833,6 +884,8 @@ export function genericInfoSections(server: SentinelServer, opts: InfoOptions = 
           uptime_in_days: Math.floor(uptime / 86400),
           hz: 10,
           configured_hz: 10,
+          // Redis's LRU clock: seconds, 24 bits.
+          lru_clock: Math.floor(now / 1000) % 2 ** 24,
           executable: process.argv[1] ?? process.execPath,
           config_file: '',
           io_threads_active: 0,
@@ -852,7 +905,7 @@ export function genericInfoSections(server: SentinelServer, opts: InfoOptions = 
           ['client_recent_max_input_buffer', s.clientMaxInputBuffer],
           ['client_recent_max_output_buffer', s.clientMaxOutputBuffer],
           ['blocked_clients', 0],
-          ['tracking_clients', 0],
+          ['tracking_clients', server.clients().filter((c) => c.tracking !== null).length],
           ['clients_in_timeout_table', 0],
         ];
       },
@@ -861,16 +914,59 @@ export function genericInfoSections(server: SentinelServer, opts: InfoOptions = 
       name: 'stats',
       fields: () => {
         const s = server.snapshotStats();
+        // Sentinel 7.0's field set; what a Sentinel port never does (keys, forks, replication,
+        // defrag) stays 0 as on a real Sentinel.
         return [
           ['total_connections_received', s.totalConnectionsReceived],
           ['total_commands_processed', s.totalCommandsProcessed],
+          ['instantaneous_ops_per_sec', 0],
           ['total_net_input_bytes', s.totalNetInputBytes],
           ['total_net_output_bytes', s.totalNetOutputBytes],
+          ['total_net_repl_input_bytes', 0],
+          ['total_net_repl_output_bytes', 0],
+          ['instantaneous_input_kbps', '0.00'],
+          ['instantaneous_output_kbps', '0.00'],
+          ['instantaneous_input_repl_kbps', '0.00'],
+          ['instantaneous_output_repl_kbps', '0.00'],
           ['rejected_connections', s.rejectedConnections],
+          ['sync_full', 0],
+          ['sync_partial_ok', 0],
+          ['sync_partial_err', 0],
+          ['expired_keys', 0],
+          ['expired_stale_perc', '0.00'],
+          ['expired_time_cap_reached_count', 0],
+          ['expire_cycle_cpu_milliseconds', 0],
+          ['evicted_keys', 0],
+          ['evicted_clients', 0],
+          ['total_eviction_exceeded_time', 0],
+          ['current_eviction_exceeded_time', 0],
+          ['keyspace_hits', 0],
+          ['keyspace_misses', 0],
           ['pubsub_channels', s.pubsubChannels],
           ['pubsub_patterns', s.pubsubPatterns],
           ['pubsubshard_channels', 0],
+          ['latest_fork_usec', 0],
+          ['total_forks', 0],
+          ['migrate_cached_sockets', 0],
+          ['slave_expires_tracked_keys', 0],
+          ['active_defrag_hits', 0],
+          ['active_defrag_misses', 0],
+          ['active_defrag_key_hits', 0],
+          ['active_defrag_key_misses', 0],
+          ['total_active_defrag_time', 0],
+          ['current_active_defrag_time', 0],
+          ['tracking_total_keys', 0],
+          ['tracking_total_items', 0],
+          ['tracking_total_prefixes', 0],
+          ['unexpected_error_replies', 0],
           ['total_error_replies', s.totalErrorReplies],
+          ['dump_payload_sanitizations', 0],
+          ['total_reads_processed', 0],
+          ['total_writes_processed', 0],
+          ['io_threaded_reads_processed', 0],
+          ['io_threaded_writes_processed', 0],
+          ['reply_buffer_shrinks', 0],
+          ['reply_buffer_expands', 0],
         ];
       },
     },

@@ -29,9 +29,9 @@ import { parseAddress } from '../config/address.js';
 import type { CommandSpec } from './command-table.js';
 import { ReplyError } from './command-table.js';
 import type { InfoSection } from './commands-generic.js';
-import { stringMatch } from './pubsub.js';
 import { R, type Reply } from './resp.js';
 import type { PendingScript } from './scripts.js';
+import { SentinelConfig } from './sentinel-config.js';
 import type { SentinelServer } from './server.js';
 
 /** What this daemon sees of a Redis node (from its prober). */
@@ -65,6 +65,8 @@ export type SetResult = { ok: true } | { ok: false; error: string };
 export interface SentinelCommandsOptions {
   /** This daemon's raft.election_timeout_ms, for SENTINEL SET's check of the timing rule. */
   electionTimeoutMs?: number;
+  /** This daemon's log level (pino's name), for SENTINEL CONFIG GET loglevel. */
+  logLevel?: () => string;
 }
 
 /** What the Sentinel commands need from the daemon. */
@@ -115,16 +117,6 @@ export interface SentinelBackend {
 /** Sentinel's refusal of SENTINEL SET ... notification-script / client-reconfig-script. */
 export const SCRIPTS_DENIED =
   'Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your Sentinel configuration';
-
-const CONFIG_DEFAULTS: [string, string][] = [
-  ['resolve-hostnames', 'no'],
-  ['announce-hostnames', 'no'],
-  ['announce-ip', ''],
-  ['announce-port', '0'],
-  ['sentinel-user', ''],
-  ['sentinel-pass', ''],
-  ['loglevel', 'notice'],
-];
 
 const HELP = [
   'SENTINEL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
@@ -194,13 +186,15 @@ function record(fields: [string, string | number][]): Reply {
 }
 
 export class SentinelCommands {
-  private config = new Map<string, string>(CONFIG_DEFAULTS);
+  private readonly config: SentinelConfig;
   private simulateFailureFlags = 0;
 
   constructor(
     private readonly b: SentinelBackend,
     private readonly opts: SentinelCommandsOptions = {},
-  ) {}
+  ) {
+    this.config = new SentinelConfig(opts.logLevel ? { logLevel: opts.logLevel } : {});
+  }
 
   /**
    * SENTINEL SET's check of the rules across settings (the timing rule) against this daemon's
@@ -299,9 +293,22 @@ export class SentinelCommands {
     return record(f);
   }
 
-  /** Replicas clients are told about: every node but the master, except those not accessible. */
+  /**
+   * Replicas clients are told about: every node but the master, except those not accessible.
+   * num-slaves, INFO's slaves= and INFO-CACHE count these, replicas that are not announced too
+   * (Sentinel counts every replica it knows there: sentinel.c, dictSize(ri->slaves)).
+   */
   visibleReplicas(s: Shard): ShardNode[] {
     return s.nodes.filter((n) => n.addr !== s.master && n.accessible);
+  }
+
+  /**
+   * Replicas SENTINEL REPLICAS and SLAVES list: the visible ones but those whose Redis reports
+   * `replica-announced no` (ShardNode.announced), which Sentinel leaves out of that list only
+   * (sentinel.c addReplyDictOfRedisInstances). They stay failover candidates, as in Sentinel.
+   */
+  announcedReplicas(s: Shard): ShardNode[] {
+    return this.visibleReplicas(s).filter((n) => n.announced !== false);
   }
 
   replicaRecord(s: Shard, n: ShardNode): Reply {
@@ -323,7 +330,7 @@ export class SentinelCommands {
       // Observers are never promoted: priority 0 in Sentinel's terms.
       ['slave-priority', n.role === 'observer' ? 0 : n.priority],
       ['slave-repl-offset', seen?.offset ?? 0],
-      ['replica-announced', 1],
+      ['replica-announced', n.announced === false ? 0 : 1],
     );
     return record(f);
   }
@@ -424,11 +431,11 @@ export class SentinelCommands {
         }),
         sub('replicas', 3, (ctx) => {
           const s = this.shard(ctx.args[2]!);
-          return R.array(this.visibleReplicas(s).map((n) => this.replicaRecord(s, n)));
+          return R.array(this.announcedReplicas(s).map((n) => this.replicaRecord(s, n)));
         }),
         sub('slaves', 3, (ctx) => {
           const s = this.shard(ctx.args[2]!);
-          return R.array(this.visibleReplicas(s).map((n) => this.replicaRecord(s, n)));
+          return R.array(this.announcedReplicas(s).map((n) => this.replicaRecord(s, n)));
         }),
         sub('sentinels', 3, (ctx) => R.array(this.sentinelRecords(this.shard(ctx.args[2]!)))),
         sub('myid', 2, () => R.bulk(b.myId())),
@@ -595,28 +602,14 @@ export class SentinelCommands {
           }
           return R.ok;
         }),
-        sub('config', -4, (ctx) => {
+        sub('config', -3, (ctx) => {
+          // sentinel-config.ts says which parameters work and why the others are refused.
           const op = ctx.args[2]!.toLowerCase();
-          if (op === 'get') {
-            const out: [string, string][] = [];
-            for (const pattern of ctx.args.slice(3)) {
-              for (const [k, v] of this.config)
-                if (stringMatch(pattern.toLowerCase(), k, true) && !out.some(([x]) => x === k))
-                  out.push([k, v]);
-            }
-            return R.stringMap(out);
-          }
-          if (op === 'set') {
-            const pairs = ctx.args.slice(3);
-            if (pairs.length % 2 !== 0) throw ReplyError.err('Missing argument');
-            const changes: [string, string][] = [];
-            for (let i = 0; i < pairs.length; i += 2) {
-              const k = pairs[i]!.toLowerCase();
-              if (!this.config.has(k))
-                throw ReplyError.err(`Invalid argument '${pairs[i]}' to SENTINEL CONFIG SET`);
-              changes.push([k, pairs[i + 1]!]);
-            }
-            for (const [k, v] of changes) this.config.set(k, v);
+          if (op === 'get' && ctx.args.length >= 4) return R.stringMap(this.config.get(ctx.args.slice(3)));
+          // Several pairs as 7.2 (so an odd count is 7.2's "Missing argument"); too few words is
+          // 7.0's usage error, its arity (-3) being what COMMAND INFO shows.
+          if (op === 'set' && ctx.args.length >= 4) {
+            this.config.set(ctx.args.slice(3));
             return R.ok;
           }
           throw ReplyError.err('Only SENTINEL CONFIG GET <option> / SET <option> <value> are supported.');

@@ -15,12 +15,15 @@
  * The daemon extends the command table (`register`, `registerSubcommand`) with SENTINEL, INFO,
  * ROLE, SHUTDOWN ..., and emits events with `publish`.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { formatAddress } from '../config/address.js';
 import { type Logger, silentLogger } from '../util/log.js';
+import { type AclCommand, AclCommandIndex, AclLog, nopermText, pubsubRevoked } from './acl.js';
+import { AclDirectory, type AclStore, MemoryAclStore } from './acl-users.js';
+import { SENTINEL_CATALOG } from './command-catalog.js';
 import {
   Command,
+  type CommandCatalog,
   type CommandContext,
   type CommandHandler,
   type CommandSpec,
@@ -28,7 +31,7 @@ import {
   type HandlerResult,
   ReplyError,
 } from './command-table.js';
-import { type GenericCommandOptions, registerGenericCommands } from './commands-generic.js';
+import { clientInfoLine, type GenericCommandOptions, registerGenericCommands } from './commands-generic.js';
 import { type Bytes, type OutgoingMessage, PubSubHub, type Subscriber } from './pubsub.js';
 import {
   DEFAULT_PARSER_LIMITS,
@@ -57,8 +60,18 @@ export interface SentinelServerOptions {
   /** Listen port; 0 picks a free one (see `port` after listen()). Default 26379. */
   port?: number;
   logger?: Logger;
-  /** Password of the default user; undefined = no AUTH needed (nopass). */
+  /**
+   * Password of the default user; undefined = no AUTH needed (nopass). An ACL SETUSER default
+   * committed in `acl` takes over.
+   */
   requirepass?: string;
+  /** Where ACL users live (the daemon: the replicated state). Default: in memory. */
+  acl?: AclStore;
+  /**
+   * Descriptions commands take over their registrations (COMMAND, ACL categories). Default:
+   * Sentinel 7.0's (command-catalog.ts); null: each registration as it is.
+   */
+  commandCatalog?: CommandCatalog | null;
   /** Reported by HELLO (and INFO's redis_version). Default "7.0.15". */
   version?: string;
   /** Most simultaneous clients; more are refused with `-ERR max number of clients reached`. Default 10000. */
@@ -95,6 +108,24 @@ const OUTPUT_BACKLOG_BYTES = 1024 * 1024;
 const CLOSE_FLUSH_TIMEOUT_MS = 5_000;
 
 export type ClientType = 'normal' | 'pubsub';
+
+/** CLIENT PAUSE: every command, or only those that may replicate (PUBLISH, on a Sentinel). */
+export type PauseType = 'all' | 'write';
+/** Commands CLIENT PAUSE WRITE holds: Sentinel 7.0's `may_replicate` ones. */
+const WRITE_PAUSED_COMMANDS: ReadonlySet<string> = new Set(['publish']);
+
+/** CLIENT TRACKING state: a Sentinel has no keys, so it never sends an invalidation. */
+export interface TrackingState {
+  bcast: boolean;
+  optin: boolean;
+  optout: boolean;
+  noloop: boolean;
+  /** CLIENT CACHING yes/no given for the next command. */
+  caching: boolean;
+  /** Client id invalidations would go to (0: none). */
+  redirect: number;
+  prefixes: string[];
+}
 
 /** Running counters (INFO stats). */
 export interface ServerCounters {
@@ -134,10 +165,6 @@ function isPromise(v: unknown): v is Promise<HandlerResult> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
 
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s, 'utf8').digest();
-}
-
 class Context implements CommandContext {
   private decoded: string[] | undefined;
 
@@ -172,7 +199,15 @@ export class ClientConnection implements Subscriber {
   libVer: string | null = null;
   protocol: ProtocolVersion = 2;
   authenticated: boolean;
+  /** The ACL user this client runs as (its name; `default` until AUTH). */
   user = 'default';
+  /** CLIENT TRACKING, when on. */
+  tracking: TrackingState | null = null;
+  /** CLIENT REPLY OFF: no replies until CLIENT REPLY ON. */
+  private replyOff = false;
+  /** CLIENT REPLY SKIP: drop the reply of the next command. */
+  private replySkipNext = false;
+  private replySkipCurrent = false;
   /** Full name of the last command run (`client|list`), or null. */
   lastCommand: string | null = null;
   readonly channels = new Map<string, Buffer>();
@@ -202,7 +237,7 @@ export class ClientConnection implements Subscriber {
     this.laddr = formatAddress(socket.localAddress ?? '?', socket.localPort ?? 0);
     this.createdAtMs = Date.now();
     this.lastInteractionMs = this.createdAtMs;
-    this.authenticated = !server.passwordRequired;
+    this.authenticated = server.defaultAuthenticates();
     this.parser = new RespParser(server.parserLimits);
     this.parser.authRequired = server.authRequired(this);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -252,6 +287,21 @@ export class ClientConnection implements Subscriber {
     this.closeAfter = true;
   }
 
+  /**
+   * Disconnect a client whose user went away: like kill(), but a command in flight still gets its
+   * reply first (Redis closes the current client after its command: ACL DELUSER of oneself).
+   */
+  terminate(reason: string): void {
+    if (this.closed) return;
+    this.authenticated = false;
+    if (this.busy) {
+      this.log.debug({ client_id: this.id, addr: this.addr, reason }, 'closing client after its reply');
+      this.closeAfter = true;
+      return;
+    }
+    this.kill(reason);
+  }
+
   /** Close the connection now, dropping unsent output (CLIENT KILL, limits, server close). */
   kill(reason: string): void {
     if (this.closed) return;
@@ -278,6 +328,19 @@ export class ClientConnection implements Subscriber {
     this.server.stats.totalNetOutputBytes += bytes.length;
     this.socket.write(bytes);
     this.checkOutputLimits();
+  }
+
+  /** CLIENT REPLY ON|OFF|SKIP (Redis: SKIP has no effect while OFF). */
+  setReplyMode(mode: 'on' | 'off' | 'skip'): void {
+    if (mode === 'on') {
+      this.replyOff = false;
+      this.replySkipNext = false;
+      this.replySkipCurrent = false;
+    } else if (mode === 'off') {
+      this.replyOff = true;
+    } else if (!this.replyOff) {
+      this.replySkipNext = true;
+    }
   }
 
   /** Called by the server after a change of requirepass. */
@@ -353,6 +416,9 @@ export class ClientConnection implements Subscriber {
   private execute(argv: Buffer[]): void {
     const server = this.server;
     server.stats.totalCommandsProcessed++;
+    // CLIENT REPLY SKIP drops the reply of the command after it, whatever that command is.
+    this.replySkipCurrent = this.replySkipNext;
+    this.replySkipNext = false;
     const found = server.commands.lookup(argv);
     if ('error' in found) {
       this.writeResult(found.error);
@@ -364,10 +430,31 @@ export class ClientConnection implements Subscriber {
       this.writeResult(NOAUTH);
       return;
     }
+    const denied = cmd.hidden ? null : server.checkPermission(this, cmd, argv);
+    if (denied) {
+      this.writeResult(denied);
+      return;
+    }
     if (this.protocol === 2 && this.isPubSub && !cmd.subscribedContext) {
       this.writeResult({
         t: 'error',
         s: `ERR Can't execute '${cmd.fullName}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
+      });
+      return;
+    }
+    this.run(cmd, argv);
+  }
+
+  /** Runs a command that passed the checks, unless CLIENT PAUSE holds it (then once it ends). */
+  private run(cmd: Command, argv: Buffer[]): void {
+    const server = this.server;
+    if (server.holds(cmd)) {
+      this.busy = true;
+      server.whenUnpaused(() => {
+        this.busy = false;
+        if (this.closed) return;
+        if (!this.closeAfter) this.run(cmd, argv);
+        if (!this.busy) this.pump();
       });
       return;
     }
@@ -381,21 +468,27 @@ export class ClientConnection implements Subscriber {
     if (isPromise(result)) {
       this.busy = true;
       result.then(
-        (r) => this.finishAsync(r),
-        (e: unknown) => this.finishAsync(this.handlerFailure(cmd, e)),
+        (r) => this.finishAsync(cmd, r),
+        (e: unknown) => this.finishAsync(cmd, this.handlerFailure(cmd, e)),
       );
       return;
     }
     this.writeResult(result);
-    this.parser.authRequired = server.authRequired(this);
+    this.afterCommand(cmd);
   }
 
-  private finishAsync(result: HandlerResult): void {
+  private finishAsync(cmd: Command, result: HandlerResult): void {
     this.busy = false;
     if (this.closed) return;
     this.writeResult(result);
-    this.parser.authRequired = this.server.authRequired(this);
+    this.afterCommand(cmd);
     this.pump();
+  }
+
+  private afterCommand(cmd: Command): void {
+    this.parser.authRequired = this.server.authRequired(this);
+    // Redis forgets CLIENT CACHING once a command other than CLIENT ran.
+    if (this.tracking && (cmd.parent ?? cmd).name !== 'client') this.tracking.caching = false;
   }
 
   private handlerFailure(cmd: Command, e: unknown): Reply {
@@ -407,6 +500,12 @@ export class ClientConnection implements Subscriber {
   private writeResult(result: HandlerResult): void {
     if (result === undefined || this.closed) return;
     const stats = this.server.stats;
+    if (this.replyOff || this.replySkipCurrent) {
+      // CLIENT REPLY OFF/SKIP: nothing is sent; errors still count (Redis counts them as made).
+      for (const r of Array.isArray(result) ? (result as readonly Reply[]) : [result as Reply])
+        if (r.t === 'error') stats.totalErrorReplies++;
+      return;
+    }
     if (Array.isArray(result)) {
       for (const r of result as readonly Reply[]) {
         writeReply(this.writer, r, this.protocol);
@@ -521,7 +620,7 @@ export class ClientConnection implements Subscriber {
 }
 
 export class SentinelServer {
-  readonly commands = new CommandTable();
+  readonly commands: CommandTable;
   readonly pubsub = new PubSubHub();
   readonly version: string;
   readonly maxClients: number;
@@ -531,10 +630,17 @@ export class SentinelServer {
   readonly stats: ServerCounters;
   readonly logger: Logger;
 
+  /** ACL users as this port uses them. */
+  readonly acl: AclDirectory;
+  /** ACL LOG: this port's recent denials and failed authentications. */
+  readonly aclLog = new AclLog();
+
   private readonly host: string;
   private readonly requestedPort: number;
   private readonly keepAliveMs: number;
-  private passwordDigest: Buffer | null;
+  private aclIndexCache: { version: number; index: AclCommandIndex } | null = null;
+  private pause: { type: PauseType; endMs: number; timer: NodeJS.Timeout } | null = null;
+  private pauseWaiters: (() => void)[] = [];
   private readonly clientsById = new Map<number, ClientConnection>();
   private nextClientId = 1;
   private server: Server | null = null;
@@ -542,6 +648,8 @@ export class SentinelServer {
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(opts: SentinelServerOptions = {}) {
+    const catalog = opts.commandCatalog === undefined ? SENTINEL_CATALOG : opts.commandCatalog;
+    this.commands = new CommandTable(catalog ?? undefined);
     this.host = opts.host ?? '127.0.0.1';
     this.requestedPort = opts.port ?? 26379;
     this.logger = (opts.logger ?? silentLogger).child({ component: 'sentinel-port' });
@@ -554,7 +662,9 @@ export class SentinelServer {
       normal: { ...DEFAULT_OUTPUT_LIMITS.normal, ...opts.outputLimits?.normal },
       pubsub: { ...DEFAULT_OUTPUT_LIMITS.pubsub, ...opts.outputLimits?.pubsub },
     };
-    this.passwordDigest = opts.requirepass === undefined ? null : digest(opts.requirepass);
+    const store = opts.acl ?? new MemoryAclStore();
+    this.acl = new AclDirectory(store, () => this.aclIndex(), opts.requirepass);
+    store.onChange(() => this.onAclChange());
     this.stats = {
       startedAtMs: Date.now(),
       maxClients: this.maxClients,
@@ -613,6 +723,9 @@ export class SentinelServer {
     const server = this.server;
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = undefined;
+    if (this.pause) clearTimeout(this.pause.timer);
+    this.pause = null;
+    this.pauseWaiters = [];
     for (const c of [...this.clientsById.values()]) c.kill('server closing');
     if (!server) return;
     this.server = null;
@@ -655,27 +768,134 @@ export class SentinelServer {
 
   // --- auth ----------------------------------------------------------------------------------
 
-  /** Whether the default user has a password. */
+  /** Whether the default user has passwords (not `nopass`): AUTH <password> is meaningful. */
   get passwordRequired(): boolean {
-    return this.passwordDigest !== null;
+    return !this.acl.defaultUser().nopass;
   }
 
-  /** Changes requirepass at run time; connected clients keep their authentication state. */
+  /**
+   * Changes requirepass at run time (the default user's password while no ACL SETUSER default is
+   * committed); connected clients keep their authentication state.
+   */
   setRequirePass(password: string | undefined): void {
-    this.passwordDigest = password === undefined ? null : digest(password);
+    this.acl.setRequirePass(password);
     for (const c of this.clientsById.values()) c.refreshAuth();
   }
 
-  /** Whether `password` is the default user's password (constant time). */
-  checkPassword(password: Buffer | string): boolean {
-    if (this.passwordDigest === null) return true;
-    const d = createHash('sha256').update(password).digest();
-    return timingSafeEqual(d, this.passwordDigest);
+  /** Whether a new connection starts authenticated (Redis: the default user is nopass and on). */
+  defaultAuthenticates(): boolean {
+    const d = this.acl.defaultUser();
+    return d.nopass && d.enabled;
   }
 
-  /** Whether `client` must authenticate before running commands not flagged `no_auth`. */
+  /** Whether `client` must authenticate before running commands not flagged `no_auth` (Redis's rule). */
   authRequired(client: ClientConnection): boolean {
-    return this.passwordDigest !== null && !client.authenticated;
+    return !this.defaultAuthenticates() && !client.authenticated;
+  }
+
+  /** The command table as the ACL rules see it (listed commands only), rebuilt when it changes. */
+  aclIndex(): AclCommandIndex {
+    const version = this.commands.version;
+    if (this.aclIndexCache?.version === version) return this.aclIndexCache.index;
+    const entries: AclCommand[] = this.commands.listedWithSubcommands().map((c) => ({
+      fullName: c.fullName,
+      categories: c.categories,
+      subcommands: c.listedSubcommands().map((s) => s.fullName),
+      parent: c.parent?.fullName ?? null,
+      noAuth: c.noAuth,
+    }));
+    const index = new AclCommandIndex(entries);
+    this.aclIndexCache = { version, index };
+    return index;
+  }
+
+  /**
+   * Redis's ACL check before a command runs: null when `client`'s user may run it, else the
+   * NOPERM error (and an ACL LOG entry).
+   */
+  checkPermission(client: ClientConnection, cmd: Command, argv: readonly Buffer[]): Reply | null {
+    const entry = this.aclIndex().get(cmd.fullName);
+    if (!entry) return null;
+    const args = argv.map((b) => b.toString('latin1'));
+    const user = this.acl.user(client.user);
+    const denial = user ? user.check(entry, args) : { reason: 'command' as const, pos: 0 };
+    if (!denial) return null;
+    this.aclLog.add({
+      reason: denial.reason,
+      object: denial.reason === 'command' ? cmd.fullName : (args[denial.pos] ?? ''),
+      username: client.user,
+      atMs: Date.now(),
+      clientInfo: clientInfoLine(client),
+    });
+    return { t: 'error', s: nopermText(denial, cmd.fullName) };
+  }
+
+  /**
+   * After a change of the ACL users: clients of a deleted user are disconnected, subscribers that
+   * lost a channel they listen to too (Redis's rules); everyone's auth state is refreshed.
+   */
+  private onAclChange(): void {
+    this.acl.prune();
+    for (const c of [...this.clientsById.values()]) {
+      const user = this.acl.user(c.user);
+      if (!user) {
+        this.logger.info(
+          { client_id: c.id, addr: c.addr, user: c.user },
+          'closing client of a deleted ACL user',
+        );
+        c.terminate('ACL user deleted');
+        continue;
+      }
+      if (c.isPubSub && pubsubRevoked(user, c.channels.keys(), c.patterns.keys())) {
+        this.logger.info(
+          { client_id: c.id, addr: c.addr, user: c.user },
+          'closing subscriber that lost channel permissions',
+        );
+        c.terminate('channel permissions revoked');
+        continue;
+      }
+      c.refreshAuth();
+    }
+  }
+
+  // --- CLIENT PAUSE --------------------------------------------------------------------------
+
+  /** CLIENT PAUSE: hold commands until `endMs` (wall clock); merges with a pause under way as Redis. */
+  pauseClients(endMs: number, type: PauseType): void {
+    const current = this.pause;
+    const merged = {
+      type: current?.type === 'all' || type === 'all' ? ('all' as const) : ('write' as const),
+      endMs: Math.max(current?.endMs ?? 0, endMs),
+    };
+    if (current) clearTimeout(current.timer);
+    const timer = setTimeout(() => this.unpauseClients(), Math.max(0, merged.endMs - Date.now()));
+    timer.unref();
+    this.pause = { ...merged, timer };
+  }
+
+  /** CLIENT UNPAUSE (or the pause's end): held commands run. */
+  unpauseClients(): void {
+    if (this.pause) clearTimeout(this.pause.timer);
+    this.pause = null;
+    const waiters = this.pauseWaiters;
+    this.pauseWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Whether CLIENT PAUSE holds `cmd` now. */
+  holds(cmd: Command): boolean {
+    const p = this.pause;
+    if (!p) return false;
+    if (Date.now() >= p.endMs) {
+      this.unpauseClients();
+      return false;
+    }
+    return p.type === 'all' || WRITE_PAUSED_COMMANDS.has(cmd.fullName);
+  }
+
+  /** Runs `fn` once the pause ends. */
+  whenUnpaused(fn: () => void): void {
+    this.pauseWaiters.push(fn);
   }
 
   // --- clients -------------------------------------------------------------------------------

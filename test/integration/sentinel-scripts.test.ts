@@ -7,11 +7,10 @@
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanupAll, dumpLogsIfFailed, waitFor } from '../support/daemons.js';
 import { type FailoverCluster, startFailoverCluster, waitForMaster } from '../support/failover.js';
-import { callOnce, cleanupRedis } from '../support/redis.js';
+import { callPortOnce, cleanupRedis } from '../support/redis.js';
 
 const SHARD = 'mymaster';
 let dir: string | null = null;
@@ -25,15 +24,7 @@ afterEach(async (ctx) => {
 });
 
 function sentinel(fc: FailoverCluster, id: number, ...args: string[]): Promise<unknown> {
-  const c = new Redis({
-    port: fc.c.node(id).ports.sentinel,
-    host: '127.0.0.1',
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    commandTimeout: 5000,
-  });
-  return callOnce(c, args);
+  return callPortOnce(fc.c.node(id).ports.sentinel, args, 5000);
 }
 
 /** A script that appends "<parent pid>|<arguments>" to `log` (the parent is the daemon). */

@@ -15,6 +15,21 @@ import { freePort } from './ports.js';
  * Run one command on a fresh connection made by `client` (lazyConnect, no retries), then close
  * it: the way tests ask a Redis or a Sentinel port one thing.
  */
+/** One command on a fresh connection to the RESP server (a Sentinel port) at 127.0.0.1:`port`. */
+export function callPortOnce(port: number, args: readonly string[], timeoutMs = 2000): Promise<unknown> {
+  const c = new Redis({
+    port,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    connectTimeout: 1000,
+    commandTimeout: timeoutMs,
+    retryStrategy: () => null,
+  });
+  return callOnce(c, args);
+}
+
 export async function callOnce(client: Redis, args: readonly string[]): Promise<unknown> {
   client.on('error', () => {}); // connection errors surface as the rejected command
   try {

@@ -12,7 +12,16 @@
  * Exit code 0 only when every unit passed.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -154,10 +163,22 @@ function killGroup(child: ChildProcess): void {
   }
 }
 
+/** Move the unit's instance directories (configs, logs, data) to `<unit>.tmp/` in the work tree. */
+function keepInstanceDirs(work: string, unit: string): void {
+  const tmp = join(work, 'tests', 'sentinel', 'tmp');
+  if (!existsSync(tmp)) return;
+  const keep = join(work, `${unit}.tmp`);
+  mkdirSync(keep, { recursive: true });
+  for (const name of readdirSync(tmp)) renameSync(join(tmp, name), join(keep, name));
+}
+
 function runUnit(work: string, unit: string): Promise<UnitResult> {
   return new Promise((resolveUnit) => {
     const started = Date.now();
-    const child = spawn('tclsh', ['tests/sentinel/run.tcl', '--single', unit.replace(/\.tcl$/, '')], {
+    // --dont-clean keeps the instances' logs; they are moved beside the unit's output below, so
+    // the next unit still starts from empty directories.
+    const args = ['tests/sentinel/run.tcl', '--single', unit.replace(/\.tcl$/, ''), '--dont-clean'];
+    const child = spawn('tclsh', args, {
       cwd: work,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -181,6 +202,7 @@ function runUnit(work: string, unit: string): Promise<UnitResult> {
       killGroup(child);
       const r = parseUnitOutput(unit, output, { exitCode: code, timedOut, ms: Date.now() - started });
       writeFileSync(join(work, `${unit}.out`), output);
+      keepInstanceDirs(work, unit);
       resolveUnit(r);
     });
   });

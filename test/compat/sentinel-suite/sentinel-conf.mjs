@@ -95,8 +95,8 @@ function main() {
     `listen = ${tomlString(raft)}`,
     seed === cfg.port ? 'single = true' : `join = [${tomlString(`127.0.0.1:${seed + RAFT_PORT_OFFSET}`)}]`,
     // Fast enough for the suite's down-after-milliseconds of 2000 (lease + election <= down-after).
-    'heartbeat_ms = 50',
-    'election_timeout_ms = 400',
+    'heartbeat_ms = 75',
+    'election_timeout_ms = 600',
     '',
     '[sentinel]',
     `listen = ${tomlString(`${cfg.bind}:${cfg.port}`)}`,
@@ -107,7 +107,7 @@ function main() {
     `listen = ${tomlString(`127.0.0.1:${cfg.port + ADMIN_PORT_OFFSET}`)}`,
     '',
     '[failover]',
-    'lease_ms = 800',
+    'lease_ms = 1000',
     '',
   ];
   if (unknown.length > 0) lines.unshift(`# not mapped: ${[...new Set(unknown)].join(', ')}`);

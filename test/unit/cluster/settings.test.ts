@@ -20,6 +20,7 @@ import {
   settingsByName,
   settingsRuleViolations,
   settingValueProblem,
+  withAbsentSettings,
 } from '../../../src/cluster/settings.js';
 import { DEFAULTS } from '../../../src/config/types.js';
 import { shardSettings } from '../../support/shard-settings.js';
@@ -59,9 +60,27 @@ describe('the settings table', () => {
       parallelSyncs: 1,
       minReplicasToWrite: 1,
       minReplicasMaxLagSeconds: 2,
+      masterRebootDownAfterMs: 0,
     });
     expect(settingsRuleViolations(DEFAULT_SHARD_SETTINGS, DEFAULTS.raft.electionTimeoutMs)).toEqual([]);
     expect(DEFAULTS.failover).toEqual({ ...DEFAULT_SHARD_SETTINGS, failoverParallelism: 4 });
+  });
+
+  it('a setting added later: old shard.create entries decode with its fixed value; a partial change never sets it', () => {
+    const { masterRebootDownAfterMs: _m, ...old } = DEFAULT_SHARD_SETTINGS;
+    const create = { v: 1, t: 'shard.create', name: 's', master: null, nodes: [], settings: old, atMs: 0 };
+    const c = decodeCommand(new TextEncoder().encode(JSON.stringify(create)));
+    expect(c.t === 'shard.create' && c.settings.masterRebootDownAfterMs).toBe(0);
+    const change = { v: 1, t: 'shard.settings', name: 's', settings: { quorum: 3 } };
+    expect(decodeCommand(new TextEncoder().encode(JSON.stringify(change)))).toMatchObject({
+      settings: { quorum: 3 },
+    });
+    expect(
+      Object.keys(
+        (decodeCommand(new TextEncoder().encode(JSON.stringify(change))) as { settings: object }).settings,
+      ),
+    ).toEqual(['quorum']);
+    expect(withAbsentSettings(old)).toEqual(DEFAULT_SHARD_SETTINGS);
   });
 
   it('parses settings given in any spelling, within bounds, each at most once', () => {

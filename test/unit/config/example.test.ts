@@ -41,6 +41,7 @@ describe('the example config of the product contract', () => {
         parallelSyncs: 1,
         minReplicasToWrite: 1,
         minReplicasMaxLagSeconds: 2,
+        masterRebootDownAfterMs: 0,
         failoverParallelism: 4,
       },
       redis: [{ shard: 'mymaster', addr: '127.0.0.1:6379', role: 'replica', priority: 100 }],

@@ -56,6 +56,11 @@ class FakeRedis {
   hang = false;
   /** Runs once after the next INFO is answered (the server changes right after being read). */
   afterInfo: (() => void) | null = null;
+  /** A master's `slaveN:` lines: the replicas it lists (none unless a test says so). */
+  listed: string[] = [];
+  /** A replica's replica-priority and replica-announced (INFO slave_priority, replica_announced). */
+  priority = 100;
+  announced = true;
   constructor(readonly addr: string) {}
 
   /**
@@ -86,8 +91,16 @@ class FakeRedis {
             'master_sync_in_progress:0',
             `slave_repl_offset:${this.offset}`,
             'master_link_down_since_seconds:1',
+            `slave_priority:${this.priority}`,
+            `replica_announced:${this.announced ? 1 : 0}`,
           ]
-        : []),
+        : [
+            `connected_slaves:${this.listed.length}`,
+            ...this.listed.map((a, i) => {
+              const [h, p] = a.split(':');
+              return `slave${i}:ip=${h},port=${p},state=online,offset=${this.offset},lag=0`;
+            }),
+          ]),
       `master_replid:${this.replId}`,
       `master_replid2:${this.replId2 || '0'.repeat(40)}`,
       `master_repl_offset:${this.offset}`,
@@ -889,5 +902,135 @@ describe('a node with data registering after an empty master was named (issue 9 
     expect(t.shard().master).toBe(R2);
     expect(t.m.role).toBe('slave');
     expect(t.r2.keys).toBe(40);
+  });
+});
+
+describe("replica discovery from the master's INFO (issue 10)", () => {
+  /** A shard created as SENTINEL MONITOR creates it: only its master, no daemon beside it. */
+  function monitored() {
+    const t = setup({ nodes: [node(M, { owner: null, username: 'u', password: 'p' })] });
+    t.m.listed = [R1, R2];
+    return t;
+  }
+
+  it("adds the listed replicas with their own priority, the shard's credentials, and fails over to one", async () => {
+    const t = monitored();
+    t.r2.priority = 0;
+    // R2 runs with replica-priority 0: it must never be committed with any other priority.
+    const r2Priorities: number[] = [];
+    t.state.onChange(() => {
+      const n = t.shard()?.nodes.find((x) => x.addr === R2);
+      if (n) r2Priorities.push(n.priority);
+    });
+    await run(t.s, 3000, () => t.shard().nodes.length === 3);
+    expect(t.shard().nodes).toEqual([
+      {
+        addr: M,
+        owner: null,
+        role: 'replica',
+        priority: 100,
+        accessible: true,
+        username: 'u',
+        password: 'p',
+      },
+      {
+        addr: R1,
+        owner: null,
+        role: 'replica',
+        priority: 100,
+        accessible: true,
+        username: 'u',
+        password: 'p',
+      },
+      { addr: R2, owner: null, role: 'replica', priority: 0, accessible: true, username: 'u', password: 'p' },
+    ]);
+    expect(new Set(r2Priorities)).toEqual(new Set([0]));
+    // Probed from the next round on, as every node.
+    await run(t.s, 600);
+    expect(t.engine.prober.view(R1)?.info?.role).toBe('slave');
+    t.m.up = false;
+    await run(t.s, 8000, () => t.shard().master !== M && t.shard().pending === null);
+    expect(t.shard().master).toBe(R1);
+    expect(t.r2.role).toBe('slave');
+    expect(t.r2.upstream).toBe(R1);
+  });
+
+  it('keeps priority and replica-announced of discovered nodes in step with their INFO', async () => {
+    const t = monitored();
+    await run(t.s, 3000, () => t.shard().nodes.length === 3);
+    t.r1.priority = 5;
+    t.r2.announced = false;
+    await run(t.s, 3000, () => t.shard().nodes.find((n) => n.addr === R2)?.announced === false);
+    expect(t.shard().nodes.find((n) => n.addr === R1)?.priority).toBe(5);
+    expect(t.shard().nodes.find((n) => n.addr === R2)?.announced).toBe(false);
+    t.r2.announced = true;
+    await run(t.s, 3000, () => t.shard().nodes.find((n) => n.addr === R2)?.announced === undefined);
+    expect(t.shard().nodes.find((n) => n.addr === R2)).not.toHaveProperty('announced');
+  });
+
+  it('a replica that cannot be read is not added, and is read again at most every 500 ms', async () => {
+    const t = monitored();
+    t.r1.up = false;
+    let reads = 0;
+    const info = t.adapter.info.bind(t.adapter);
+    t.adapter.info = (n, ms) => {
+      if (n.addr === R1) {
+        reads++;
+        // With the shard's credentials.
+        expect([n.username, n.password]).toEqual(['u', 'p']);
+      }
+      return info(n, ms);
+    };
+    await run(t.s, 3000);
+    expect(t.shard().nodes.map((n) => n.addr)).toEqual([M, R2]);
+    expect(reads).toBeGreaterThanOrEqual(3);
+    expect(reads).toBeLessThanOrEqual(7);
+    t.r1.up = true;
+    await run(t.s, 2000, () => t.shard().nodes.length === 3);
+    expect(t.shard().nodes.map((n) => n.addr)).toEqual([M, R1, R2]);
+  });
+
+  it('nothing is discovered without a valid lease', async () => {
+    const t = monitored();
+    t.raft.leaseValid = false;
+    await run(t.s, 2000);
+    expect(t.shard().nodes.map((n) => n.addr)).toEqual([M]);
+    t.raft.leaseValid = true;
+    await run(t.s, 2000, () => t.shard().nodes.length === 3);
+    expect(t.shard().nodes.map((n) => n.addr)).toEqual([M, R1, R2]);
+  });
+
+  it('nothing is discovered while a failover is pending', async () => {
+    const t = setup({ nodes: [node(M, { owner: null }), node(R1)] });
+    t.m.listed = [R1, R2];
+    // The decided promotion of R1 hangs: the failover stays pending until its job gives up.
+    t.r1.hang = true;
+    let addedWhilePending = false;
+    t.state.onChange(() => {
+      const sh = t.shard();
+      if (sh?.pending && sh.nodes.some((n) => n.addr === R2)) addedWhilePending = true;
+    });
+    await beginFailoverOf(t.raft, { to: R1, kind: 'forced', state: 'running', reason: null, origin: 1 });
+    expect(t.shard().pending).not.toBeNull();
+    await run(t.s, 15_000, () => t.shard().pending === null && t.shard().nodes.length === 3);
+    expect(addedWhilePending).toBe(false);
+    expect(t.jobs().map((j) => j.state)).toEqual(['failed']);
+    // Once it is resolved (rolled back here), discovery goes on.
+    t.r1.hang = false;
+    await run(t.s, 3000, () => t.shard().nodes.length === 3);
+    expect(t.shard().nodes.map((n) => n.addr)).toEqual([M, R1, R2]);
+  });
+
+  it('does not touch nodes a daemon registered', async () => {
+    const t = setup();
+    t.m.listed = [R1, R2];
+    t.r1.priority = 0;
+    t.r2.announced = false;
+    await run(t.s, 2000);
+    expect(t.shard().nodes.map((n) => [n.addr, n.priority, n.announced])).toEqual([
+      [M, 100, undefined],
+      [R1, 10, undefined],
+      [R2, 100, undefined],
+    ]);
   });
 });

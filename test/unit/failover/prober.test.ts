@@ -15,9 +15,10 @@ class FakeRedis {
   role: 'master' | 'slave' = 'master';
   runId = 'run-1';
   keys = 5;
+  loading = false;
   info(): RedisInfo {
     return parseInfo(
-      `run_id:${this.runId}\nrole:${this.role}\nmaster_host:10.0.0.9\nmaster_port:1\ndb0:keys=${this.keys},expires=0`,
+      `run_id:${this.runId}\nrole:${this.role}\nmaster_host:10.0.0.9\nmaster_port:1\nloading:${this.loading ? 1 : 0}\ndb0:keys=${this.keys},expires=0`,
     );
   }
 }
@@ -119,6 +120,33 @@ describe('Prober', () => {
     await run(s, 400);
     expect(prober.downForMs('r:1')).toBeGreaterThan(250);
     expect(prober.view('r:1')!.error).toMatch(/role:slave/);
+  });
+
+  it('master-reboot-down-after-period: a master restarted and still loading after the period fails, counted from its restart', async () => {
+    const { s, redis, prober } = setup({ expectMaster: true, rebootDownAfterMs: 1000 });
+    await run(s, 200);
+    // It restarts and loads (a loading server answers PING with -LOADING, which counts as an answer).
+    redis.runId = 'run-2';
+    redis.loading = true;
+    await run(s, 900);
+    expect(prober.downForMs('r:1')).toBe(0);
+    await run(s, 300);
+    expect(prober.report().nodes[0]).toMatchObject({
+      failing: true,
+      error: expect.stringMatching(/still loading/),
+    });
+    expect(prober.downForMs('r:1')).toBeGreaterThanOrEqual(1000);
+    // Done loading: it answers again.
+    redis.loading = false;
+    await run(s, 150);
+    expect(prober.downForMs('r:1')).toBe(0);
+    // Without the setting, a restart that loads for long is not a failure.
+    const other = setup({ expectMaster: true });
+    await run(other.s, 200);
+    other.redis.runId = 'run-2';
+    other.redis.loading = true;
+    await run(other.s, 2000);
+    expect(other.prober.downForMs('r:1')).toBe(0);
   });
 
   it('notices a restart (new run id) and remembers how many keys the node had', async () => {

@@ -127,6 +127,26 @@ describe('shard state: one master per epoch (promise 1)', () => {
     expect(applyShardCommand(m, begin(2, 0, C)).ok).toBe(true);
   });
 
+  it('a discovered node (onlyUnowned) never takes over a node a daemon registered meanwhile', () => {
+    const m = fresh();
+    applyShardCommand(m, { t: 'shard.node.put', name: 's', node: { ...node(B), owner: 2 } });
+    const r = applyShardCommand(m, {
+      t: 'shard.node.put',
+      name: 's',
+      node: { ...node(B), priority: 5 },
+      onlyUnowned: true,
+    });
+    expect(r).toEqual({ ok: true, events: [] });
+    expect(m.get('s')!.nodes.find((n) => n.addr === B)).toMatchObject({ owner: 2, priority: 100 });
+    applyShardCommand(m, {
+      t: 'shard.node.put',
+      name: 's',
+      node: { ...node(C), priority: 5 },
+      onlyUnowned: true,
+    });
+    expect(m.get('s')!.nodes.find((n) => n.addr === C)?.priority).toBe(5);
+  });
+
   it('the master cannot be removed from its shard', () => {
     const m = fresh();
     expect(applyShardCommand(m, { t: 'shard.node.remove', name: 's', addr: A })).toMatchObject({ ok: false });

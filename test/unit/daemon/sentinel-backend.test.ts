@@ -1,0 +1,57 @@
+/**
+ * SENTINEL MONITOR/REMOVE/SET sent while the group has no leader (an election, or a daemon still
+ * joining) wait for one within LEADER_WAIT_MS instead of failing at once; other refusals answer
+ * at once.
+ */
+import { describe, expect, it } from 'vitest';
+import type { AdminApi } from '../../../src/admin/api.js';
+import {
+  DaemonSentinelBackend,
+  LEADER_WAIT_MS,
+  type SentinelBackendDeps,
+} from '../../../src/daemon/sentinel-backend.js';
+import { systemClock } from '../../../src/util/clock.js';
+
+function backend(replies: { status: number; code?: string }[]) {
+  const calls: string[] = [];
+  const api = {
+    handle: async (req: { method: string; path: string }) => {
+      calls.push(`${req.method} ${req.path}`);
+      const r = replies.shift() ?? { status: 503, code: 'no_leader' };
+      return r.status < 300
+        ? { status: r.status, body: { job: { id: 'j' } } }
+        : { status: r.status, body: { error: { code: r.code, message: `refused: ${r.code}` } } };
+    },
+  } as unknown as AdminApi;
+  const deps = {
+    state: { onChange: () => () => {}, shards: new Map() },
+    clock: systemClock,
+    api: () => api,
+    adminToken: undefined,
+  } as unknown as SentinelBackendDeps;
+  return { b: new DaemonSentinelBackend(deps), calls };
+}
+
+describe('Sentinel changes while the group elects a leader', () => {
+  it('are retried until a leader answers', async () => {
+    const { b, calls } = backend([
+      { status: 503, code: 'no_leader' },
+      { status: 503, code: 'leader_unreachable' },
+      { status: 202 },
+    ]);
+    expect(await b.monitor('m', '127.0.0.1:6379', 2)).toEqual({ ok: true });
+    expect(calls).toEqual(['POST /v1/shards', 'POST /v1/shards', 'POST /v1/shards']);
+  });
+
+  it('give up with the error after LEADER_WAIT_MS; other refusals are not retried', async () => {
+    const { b } = backend([]);
+    const start = performance.now();
+    expect(await b.remove('m')).toMatchObject({ ok: false, code: 'no_leader' });
+    const waited = performance.now() - start;
+    expect(waited).toBeGreaterThanOrEqual(LEADER_WAIT_MS - 50);
+    expect(waited).toBeLessThan(LEADER_WAIT_MS + 2000);
+    const other = backend([{ status: 409, code: 'settings_rule' }]);
+    expect(await other.b.set('m', { down_after_ms: 1 }, null)).toMatchObject({ ok: false });
+    expect(other.calls).toHaveLength(1);
+  });
+});
