@@ -1673,6 +1673,11 @@ export class FailoverEngine {
           ? 'redis restarted empty while master: made it a replica so no replica resyncs from an empty dataset'
           : 'redis restarted as master from an older point than a replica holds: made it a replica so no replica resyncs from it and loses writes',
       );
+      // Several daemons guard the node: one may have demoted it since this daemon's INFO was read.
+      // A node that is a replica already is left alone (REPLICAOF is sent with CLIENT KILL: a
+      // second one would cut the clients of a node that needed nothing).
+      const now = await this.o.adapter.info(refOf(node), REDIS_TIMEOUT_MS).catch(() => null);
+      if (now?.role === 'slave') return;
       await this.o.adapter
         .reconfigure(refOf(node), target, {
           rewriteConfig: info.configFile !== '',

@@ -787,6 +787,20 @@ describe('registration and the empty-restart guard (issue 9 item 8)', () => {
     expect(t.adapter.calls.filter((c) => c.startsWith(`${M} REPLICAOF`)).length).toBe(3);
   });
 
+  it('a node another daemon demoted since this one read it is left alone (no second REPLICAOF, which kills its clients)', async () => {
+    const t = setup();
+    await run(t.s, 600);
+    t.m.restart({}, { keys: 0, offset: 0 });
+    // The INFO that shows it empty is the last one as a master: another daemon demotes it right after.
+    t.m.afterInfo = () => {
+      t.m.role = 'slave';
+      t.m.upstream = R2;
+    };
+    await run(t.s, 1500);
+    expect(t.m.afterInfo).toBeNull();
+    expect(t.adapter.calls.filter((c) => c.startsWith(`${M} REPLICAOF`))).toEqual([]);
+  });
+
   it('a master that restarted loading nothing is demoted though a client wrote to it before any probe (sim seed 285)', async () => {
     const t = setup();
     await run(t.s, 600);
