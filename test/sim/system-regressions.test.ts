@@ -59,6 +59,10 @@ const WITH_WAIT_WRITES: [seed: number, found: string][] = [
     'checker: a master resumed from a 3.1 s stall as the failover away from it was decided; replicas not promoted confirmed its writes',
   ],
   [9404, 'checker: a replica crashed between its WAIT ACK and the reply; the write was in its memory'],
+  [
+    12284,
+    'checker: a master resumed from a stall acked a WAIT 1 write 3 ms after the failover away from it committed; the replica that confirmed it was promoted only later',
+  ],
 ];
 
 describe('whole-system simulation: seeds that once failed', () => {

@@ -1277,7 +1277,7 @@ export class SimSystem {
     // master's own faults do not excuse losing it.
     for (const a of this.durableAcks) {
       if (data.has(a.key)) continue;
-      const next = this.masterTimeline.find((m) => m.atMs > a.atMs && m.master !== a.node);
+      const next = this.tookOverFrom(a.node, a.atMs);
       if (!next || !a.holders.includes(next.master) || this.onlyCopyLost.has(a.key)) {
         this.durableLostDeclared++;
         continue;
@@ -1287,6 +1287,18 @@ export class SimSystem {
         `${a.key}, confirmed by WAIT 1 on ${a.node} at ${Math.round(a.atMs)} ms (held by ${a.holders.join(', ')}, ${next.master} promoted next), is lost`,
       );
     }
+  }
+
+  /**
+   * The master that took over from `node` after it acknowledged a write at `atMs`: the committed
+   * master of that moment when it was already another (the node acked as a stale master, and
+   * that one never saw the write: seed 12284), else the next other master committed.
+   */
+  private tookOverFrom(node: string, atMs: number): { atMs: number; master: string } | undefined {
+    let current: { atMs: number; master: string } | undefined;
+    for (const m of this.masterTimeline) if (m.atMs <= atMs) current = m;
+    if (current && current.master !== node) return current;
+    return this.masterTimeline.find((m) => m.atMs > atMs && m.master !== node);
   }
 
   /** Writes WAIT 1 confirmed that were lost, and not held by the Redis promoted next or lost with every copy (declared, reported). */
