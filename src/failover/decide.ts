@@ -313,6 +313,11 @@ export function rankCandidates(args: {
    * 7047: the master was away 33 s, and refusing the replica left the shard with no master).
    */
   masterFollows?: string | null;
+  /**
+   * The history the committed master continues from when it reports role:master with one: its
+   * master_replid2 and second_repl_offset (a master restarted from its RDB, or promoted).
+   */
+  masterRestoredFrom?: { replId: string; secondReplOffset: number } | null;
 }): CandidateRanking {
   const { shard } = args;
   const rejected: { addr: string; reason: string }[] = [];
@@ -343,7 +348,24 @@ export function rankCandidates(args: {
       // older id as master_replid2 is what a former master restarted from its RDB reports (Redis
       // 7.0 keeps the RDB's id as replid2), and it holds none of the history after that id.
       // With `force` the operator named it and accepted whatever history it holds.
-      if (args.force || (known && f.info.replId2 !== '' && known[0] === f.info.replId2)) {
+      // One exception: the master restarted from its RDB (a new id, the RDB's as replid2), and
+      // this node was promoted from that same history further than the RDB reached (found by the
+      // system simulation, seed 21297: the resumed failover was refused and the node holding the
+      // writes resynced from the restarted master).
+      const restored = args.masterRestoredFrom;
+      const aheadOfRestartedMaster =
+        known !== null &&
+        restored !== null &&
+        restored !== undefined &&
+        f.info.replId2 === restored.replId &&
+        known.includes(restored.replId) &&
+        args.lineage?.bounds?.[restored.replId] === undefined &&
+        f.info.secondReplOffset > restored.secondReplOffset;
+      if (
+        args.force ||
+        (known && f.info.replId2 !== '' && known[0] === f.info.replId2) ||
+        aheadOfRestartedMaster
+      ) {
         eligible.push({ f, info: f.info });
         continue;
       }

@@ -60,6 +60,18 @@ const WITH_WAIT_WRITES: [seed: number, found: string][] = [
   ],
   [9404, 'checker: a replica crashed between its WAIT ACK and the reply; the write was in its memory'],
   [
+    21311,
+    'a master restarted from an RDB saved before its first replica synced (an id no daemon had seen) was not guarded; its replicas full-resynced from it',
+  ],
+  [
+    21297,
+    'a failover resumed after the master restarted from its RDB refused the node it had promoted further along the same history; that node resynced from the master',
+  ],
+  [
+    22434,
+    'checker: a replica emptied by a full resync from an empty master (repl-diskless-sync-delay 0, unchecked) passed the empty dataset on to another',
+  ],
+  [
     12284,
     'checker: a master resumed from a stall acked a WAIT 1 write 3 ms after the failover away from it committed; the replica that confirmed it was promoted only later',
   ],

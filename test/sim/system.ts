@@ -689,15 +689,22 @@ export class SimSystem {
    * the source: with 0, a replica can copy an empty dataset within milliseconds of its restart,
    * before any daemon probes it); counted otherwise.
    */
+  /** Servers emptied by a full resync from an empty source with repl-diskless-sync-delay 0 (until they get data again). */
+  private readonly emptiedByDelay0 = new Set<string>();
+
   private onFullSync(e: {
     master: string;
     replica: string;
     replicaKeysBefore: number;
     rdbKeys: number;
   }): void {
+    if (e.rdbKeys > 0) this.emptiedByDelay0.delete(e.replica);
     if (e.replicaKeysBefore === 0) return;
     const src = this.world.servers.get(e.master);
-    const delay0 = src !== undefined && src.cfg.disklessSyncDelayMs < 1000;
+    // A source emptied itself by such a sync (a replica that copied an empty master with delay 0)
+    // passes the empty dataset on down the chain: the same unchecked case (seed 22434).
+    const srcDelay0 = src !== undefined && src.cfg.disklessSyncDelayMs < 1000;
+    const delay0 = srcDelay0 || this.emptiedByDelay0.has(e.master);
     if (e.rdbKeys > 0) {
       // A source behind the replica (restarted from an older RDB): with a delay of 0 a replica
       // copies it as soon as it connects, before the restart guard can demote it, and once one
@@ -705,7 +712,7 @@ export class SimSystem {
       // replica resynced at once, the last one holding the writes 9 s later). What the replica
       // alone held is lost with its dataset: declared and counted. With the documented delay
       // (1 s or more), the lost-write check judges it.
-      if (delay0) {
+      if (srcDelay0) {
         const lost = this.onlyCopies(e.replica, false).filter((k) => !src.data.has(k));
         if (lost.length > 0) {
           this.stats.behindSourceDelay0++;
@@ -719,6 +726,7 @@ export class SimSystem {
     }
     if (delay0) {
       this.stats.emptySourceDelay0++;
+      this.emptiedByDelay0.add(e.replica);
       // Not checked, so what the replica alone held is lost with its dataset: declared.
       this.noteOnlyCopies(e.replica, false);
       this.trace(

@@ -239,6 +239,42 @@ describe('rankCandidates: which replica is promoted', () => {
     expect(rankCandidates({ ...args, masterFollows: '10.0.0.9:6379' }).ranked).toEqual([]);
   });
 
+  it('takes a node promoted from the master history further than the RDB the master restarted from (seed 21297)', () => {
+    const s = shard([node(M), a]);
+    // The master restarted from its RDB: a new id 'n', continuing 'a' up to offset 3999.
+    const lineage: MasterLineage = { epoch: 3, master: M, ids: ['n', 'a'], lastKeys: 10 };
+    const promoted = (secondReplOffset: number) =>
+      rankCandidates({
+        shard: s,
+        facts: [
+          {
+            node: a,
+            info: info({ role: 'master', replId: 'p', replId2: 'a', secondReplOffset, offset: 6000 }),
+          },
+        ],
+        masterLastOffset: 4000,
+        masterDownForMs: 100,
+        force: false,
+        lineage,
+        masterRestoredFrom: { replId: 'a', secondReplOffset: 4000 },
+      });
+    expect(promoted(5001).ranked.map((x) => x.addr)).toEqual([a.addr]);
+    // Promoted from an earlier point than the RDB: still an older history.
+    expect(promoted(3000).ranked).toEqual([]);
+    expect(promoted(3000).rejected[0]!.reason).toMatch(/continuing an older history/);
+    // A bounded id is one the master continued from after a failover (an old master's own).
+    const bounded = rankCandidates({
+      shard: s,
+      facts: [{ node: a, info: info({ role: 'master', replId: 'p', replId2: 'a', secondReplOffset: 5001 }) }],
+      masterLastOffset: 4000,
+      masterDownForMs: 100,
+      force: false,
+      lineage: { ...lineage, bounds: { a: 2000 } },
+      masterRestoredFrom: { replId: 'a', secondReplOffset: 4000 },
+    });
+    expect(bounded.ranked).toEqual([]);
+  });
+
   it('force skips the lag and link checks but not the role checks', () => {
     const s = shard([node(M), a], 10);
     const r = rankCandidates({

@@ -859,6 +859,17 @@ describe('registration and the empty-restart guard (issue 9 item 8)', () => {
     expect(t.m.upstream).toBe(R1);
   });
 
+  it('a master restarted from an RDB saved before its first replica synced (an id no daemon saw) is demoted (sim seed 21311)', async () => {
+    const t = setup();
+    await run(t.s, 600);
+    // Redis 7.0 gives a master a new replication id when its first replica syncs (syncCommand
+    // creates the backlog), so an RDB saved before that carries an id its daemons never read.
+    t.m.restart({ fromRdb: true }, { offset: 600, keys: 20, replId2: newId() });
+    await run(t.s, 1500, () => t.m.role === 'slave');
+    expect(t.m.role).toBe('slave');
+    expect([R1, R2]).toContain(t.m.upstream);
+  });
+
   it('a master restarted from an older RDB that serves a replica on its new history, or took writes on it, is left alone', async () => {
     for (const since of ['a replica follows', 'writes taken'] as const) {
       const t = setup();
