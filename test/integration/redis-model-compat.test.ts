@@ -108,7 +108,19 @@ class RealDriver implements RedisDriver {
     // Real time on a shared 2-core machine: three times the model's bound.
     const deadline = Date.now() + 3 * boundMs;
     while (!(await pred())) {
-      if (Date.now() > deadline) throw new Error(`real: ${what}: not within ${3 * boundMs} ms`);
+      if (Date.now() > deadline) {
+        // What each server reports, so a failure says more than "not within".
+        const states = await Promise.all(
+          [...this.procs.keys()].map(async (n) => {
+            const r = await this.procs
+              .get(n)!
+              .call('INFO', 'replication')
+              .catch((e: Error) => e.message);
+            return `${n}: ${String(r).replace(/\r\n/g, ' ')}`;
+          }),
+        );
+        throw new Error(`real: ${what}: not within ${3 * boundMs} ms\n${states.join('\n')}`);
+      }
       await sleep(25);
     }
   }

@@ -1,5 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /**
  * Free TCP ports on 127.0.0.1 for the servers tests start.
@@ -9,7 +11,8 @@ import { createServer } from 'node:net';
  * client, a replica link) may be given it as its local port: `EADDRINUSE` in a full run (seen in
  * daemon-failures). Ports come instead from below the ephemeral range, one block per vitest
  * worker (VITEST_POOL_ID) so parallel test files never hand out the same one, each checked free
- * by binding it, handed out once per process (wrapping round when a block is used up).
+ * by binding it, handed out once per block in turn across processes (wrapping round when a block
+ * is used up).
  */
 const FIRST_PORT = 10_000;
 const BLOCKS = 16;
@@ -26,7 +29,29 @@ function ephemeralLow(): number {
 const blockSize = Math.floor((ephemeralLow() - FIRST_PORT) / BLOCKS);
 const pool = Number(process.env.VITEST_POOL_ID ?? process.env.VITEST_WORKER_ID ?? process.pid);
 const blockStart = FIRST_PORT + ((Number.isInteger(pool) ? pool : process.pid) % BLOCKS) * blockSize;
-let next = 0;
+/**
+ * Where the block's next port is kept across test files: the files a worker slot runs one after
+ * another each get a new process, and restarting at the block's first port handed a file the
+ * ports the previous file had just used, where a process it left behind, or one still shutting
+ * down, could still act on them (a replica re-pointed by someone else's daemon).
+ */
+const cursorFile = join(tmpdir(), `raftinel-test-ports-${blockStart}`);
+let next = (() => {
+  try {
+    const n = Number(readFileSync(cursorFile, 'utf8'));
+    return Number.isInteger(n) && n >= 0 ? n % blockSize : 0;
+  } catch {
+    return 0;
+  }
+})();
+
+function saveCursor(): void {
+  try {
+    writeFileSync(cursorFile, String(next % blockSize));
+  } catch {
+    // Best effort: without the file, ports restart from the block's first one.
+  }
+}
 
 function canListen(port: number, host: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -40,6 +65,7 @@ function canListen(port: number, host: string): Promise<boolean> {
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   for (let attempt = 0; attempt < blockSize; attempt++) {
     const port = blockStart + (next++ % blockSize);
+    saveCursor();
     if (await canListen(port, host)) return port;
   }
   throw new Error(`no free TCP port in ${blockStart}..${blockStart + blockSize - 1}`);
