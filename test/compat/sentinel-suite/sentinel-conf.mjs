@@ -94,9 +94,10 @@ function main() {
     '[raft]',
     `listen = ${tomlString(raft)}`,
     seed === cfg.port ? 'single = true' : `join = [${tomlString(`127.0.0.1:${seed + RAFT_PORT_OFFSET}`)}]`,
-    // Fast enough for the suite's down-after-milliseconds of 2000 (lease + election <= down-after).
-    'heartbeat_ms = 75',
-    'election_timeout_ms = 600',
+    // The most the suite's down-after-milliseconds of 2000 allows (lease + election <= down-after,
+    // lease >= election): stalls of 300-500 ms on two cores cost a 600 ms leader its lease.
+    'heartbeat_ms = 100',
+    'election_timeout_ms = 1000',
     '',
     '[sentinel]',
     `listen = ${tomlString(`${cfg.bind}:${cfg.port}`)}`,
