@@ -41,7 +41,17 @@ export interface SentinelBackendDeps {
   publish: (channel: string, message: string, shard: string | null) => void;
   denyScriptsReconfig: boolean;
   scripts: ScriptQueue;
+  /** raft.election_timeout_ms: bounds the wait of a just-started daemon (settled()). */
+  electionTimeoutMs: number;
 }
+
+/**
+ * How long, in election timeouts, a daemon just started holds the Sentinel commands that name
+ * masters until it has heard from the group (a restart of the leader's host needs an election,
+ * at most about two election timeouts); then it answers as cut off, which is then true.
+ */
+export const STARTUP_WAIT_ELECTION_TIMEOUTS = 3;
+const STARTUP_POLL_MS = 20;
 
 /** How long a SENTINEL MONITOR/REMOVE/SET waits for a leader before it answers the error. */
 export const LEADER_WAIT_MS = 3000;
@@ -53,7 +63,12 @@ export class DaemonSentinelBackend implements SentinelBackend {
   /** Shards removed through the log since this daemon started (a repeated REMOVE is +OK). */
   private removed = new Set<string>();
 
+  /** Set once this daemon has been in touch with the group since it started, or the wait ended. */
+  private hasSettled = false;
+  private readonly settleDeadlineMs: number;
+
   constructor(private readonly d: SentinelBackendDeps) {
+    this.settleDeadlineMs = d.clock.nowMs() + STARTUP_WAIT_ELECTION_TIMEOUTS * d.electionTimeoutMs;
     d.state.onChange((c) => {
       if (c.type !== 'shard') return;
       if (c.event.type === 'shard-removed') this.removed.add(c.event.name);
@@ -72,6 +87,13 @@ export class DaemonSentinelBackend implements SentinelBackend {
   fresh(): boolean {
     const st = this.d.raft.status();
     return st.memberRole !== null && this.d.raft.lease().valid;
+  }
+
+  async settled(): Promise<void> {
+    while (!this.hasSettled) {
+      if (this.fresh() || this.d.clock.nowMs() >= this.settleDeadlineMs) this.hasSettled = true;
+      else await new Promise<void>((r) => this.d.clock.setTimeout(r, STARTUP_POLL_MS));
+    }
   }
 
   shards(): Shard[] {

@@ -83,9 +83,14 @@ export async function openSentinelPort(d: SentinelPortDeps): Promise<SentinelPor
   const hooks = new ScriptHooks({ queue: scripts, defaults: d.scripts });
   // Every event goes to the pub/sub and to the shard's notification script (Sentinel's
   // sentinelEvent); an event about a shard still in the state uses that shard's script.
-  const publish = (channel: string, message: string, shard: string | Shard | null) => {
+  const publish = (channel: string, message: string, shard: string | Shard | null, led = true) => {
     server.publish(channel, message);
-    hooks.onEvent(channel, message, typeof shard === 'string' ? (d.state.shards.get(shard) ?? null) : shard);
+    hooks.onEvent(
+      channel,
+      message,
+      typeof shard === 'string' ? (d.state.shards.get(shard) ?? null) : shard,
+      led,
+    );
   };
   const backend = new DaemonSentinelBackend({
     myId: d.sentinelId,
@@ -101,6 +106,7 @@ export async function openSentinelPort(d: SentinelPortDeps): Promise<SentinelPor
     publish,
     denyScriptsReconfig: d.denyScriptsReconfig,
     scripts,
+    electionTimeoutMs: d.electionTimeoutMs,
   });
   const commands = new SentinelCommands(backend, {
     electionTimeoutMs: d.electionTimeoutMs,
@@ -119,10 +125,10 @@ export async function openSentinelPort(d: SentinelPortDeps): Promise<SentinelPor
       const e = change.event;
       const voters = votersOf(d.raft.status().membership).length;
       const shard = e.type === 'shard-removed' ? null : e.shard;
+      const led = d.raft.status().role === 'leader';
       for (const [channel, message] of eventsOfShardChange(e, majority(voters)))
-        publish(channel, message, shard);
-      if (e.type === 'master-changed')
-        hooks.onMasterChanged(e.shard, e.record, d.raft.status().role === 'leader' ? 'leader' : 'observer');
+        publish(channel, message, shard, led);
+      if (e.type === 'master-changed') hooks.onMasterChanged(e.shard, e.record, led ? 'leader' : 'observer');
     } else if (change.type === 'member-info') {
       const info = d.state.memberInfo.get(change.id);
       if (!info?.runId || change.id === d.nodeId) return;

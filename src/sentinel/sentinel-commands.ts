@@ -74,6 +74,12 @@ export interface SentinelBackend {
   myId(): string;
   /** This daemon is in contact with the group's majority (its view is authoritative). */
   fresh(): boolean;
+  /**
+   * Resolves once this daemon, just started, has heard from the group (it holds a lease) or a
+   * bounded wait is over: until then "cut off" would not be true, only "not yet in touch".
+   * Afterwards it resolves at once. Absent: no wait.
+   */
+  settled?(): Promise<void>;
   shards(): Shard[];
   seen(addr: string): SeenNode | null;
   /**
@@ -412,14 +418,19 @@ export class SentinelCommands {
       flags: ['admin', 'sentinel', 'only-sentinel'],
       doc: { summary: 'A container for Redis Sentinel commands', since: '2.8.4', group: 'sentinel' },
       subcommands: [
-        sub('get-master-addr-by-name', 3, (ctx) => {
+        sub('get-master-addr-by-name', 3, async (ctx) => {
+          await b.settled?.();
           const s = b.shards().find((x) => x.name === ctx.args[2]);
           if (!s?.master || !b.fresh()) return R.nullArray;
           const { ip, port } = splitAddr(s.master);
           return R.bulks([ip, String(port)]);
         }),
-        sub('masters', 2, () => R.array(b.shards().map((s) => this.masterRecord(s)))),
+        sub('masters', 2, async () => {
+          await b.settled?.();
+          return R.array(b.shards().map((s) => this.masterRecord(s)));
+        }),
         sub('master', 3, async (ctx) => {
+          await b.settled?.();
           const name = ctx.args[2]!;
           const s = this.shard(name);
           if (!b.fresh()) throw new ReplyError(CUT_OFF);

@@ -9,8 +9,10 @@ import {
   DaemonSentinelBackend,
   LEADER_WAIT_MS,
   type SentinelBackendDeps,
+  STARTUP_WAIT_ELECTION_TIMEOUTS,
 } from '../../../src/daemon/sentinel-backend.js';
 import { systemClock } from '../../../src/util/clock.js';
+import { Scheduler } from '../../sim/scheduler.js';
 
 function backend(replies: { status: number; code?: string }[]) {
   const calls: string[] = [];
@@ -53,5 +55,52 @@ describe('Sentinel changes while the group elects a leader', () => {
     const other = backend([{ status: 409, code: 'settings_rule' }]);
     expect(await other.b.set('m', { down_after_ms: 1 }, null)).toMatchObject({ ok: false });
     expect(other.calls).toHaveLength(1);
+  });
+});
+
+describe('a daemon just started (issue 10: it said "cut off" before it had heard from the group)', () => {
+  function starting(electionTimeoutMs: number) {
+    const s = new Scheduler();
+    let lease = false;
+    const deps = {
+      state: { onChange: () => () => {}, shards: new Map() },
+      clock: s.clockFor(() => true),
+      raft: { status: () => ({ memberRole: 'voter' }), lease: () => ({ valid: lease }) },
+      electionTimeoutMs,
+    } as unknown as SentinelBackendDeps;
+    return { s, b: new DaemonSentinelBackend(deps), hear: () => (lease = true) };
+  }
+
+  it('holds the commands that name masters until it has heard from the group', async () => {
+    const { s, b, hear } = starting(1000);
+    let done = false;
+    void b.settled().then(() => (done = true));
+    s.runUntil(1500);
+    await Promise.resolve();
+    expect(done).toBe(false);
+    hear();
+    s.runUntil(1600);
+    await new Promise((r) => setImmediate(r));
+    expect(done).toBe(true);
+    expect(b.fresh()).toBe(true);
+  });
+
+  it(`answers within STARTUP_WAIT_ELECTION_TIMEOUTS election timeouts when the group stays silent (then as cut off)`, async () => {
+    const { s, b } = starting(1000);
+    let doneAt = -1;
+    void b.settled().then(() => (doneAt = s.now));
+    for (let t = 100; t <= 5000 && doneAt < 0; t += 100) {
+      s.runUntil(t);
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(doneAt).toBeGreaterThanOrEqual(STARTUP_WAIT_ELECTION_TIMEOUTS * 1000);
+    expect(doneAt).toBeLessThanOrEqual(STARTUP_WAIT_ELECTION_TIMEOUTS * 1000 + 100);
+    expect(b.fresh()).toBe(false);
+    // Later calls do not wait again.
+    let again = false;
+    void b.settled().then(() => (again = true));
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(again).toBe(true);
   });
 });

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { FailoverRecord, Shard } from '../../../src/cluster/shards.js';
-import { NOTIFIED_EVENTS, ScriptHooks } from '../../../src/sentinel/script-hooks.js';
+import { LEADER_ONLY_EVENTS, NOTIFIED_EVENTS, ScriptHooks } from '../../../src/sentinel/script-hooks.js';
 import {
   retryDelayMs,
   SCRIPT_QUEUE_MAX,
@@ -178,6 +178,18 @@ describe('script hooks', () => {
       ['/opt/notify', '+switch-master', 'mymaster 10.0.0.1 6379 10.0.0.2 6380'],
     ]);
     expect(NOTIFIED_EVENTS.has('+slave')).toBe(false);
+  });
+
+  it("runs the failover's own steps only on the daemon that led it; events every Sentinel emits run everywhere", () => {
+    const { h, runs } = hooks();
+    const s = shard({ notification: '/opt/notify' });
+    h.onEvent('+try-failover', 'master mymaster 10.0.0.1 6379', s, false);
+    h.onEvent('+promoted-slave', 'slave 10.0.0.2:6380 10.0.0.2 6380 @ mymaster 10.0.0.1 6379', s, false);
+    h.onEvent('+odown', 'master mymaster 10.0.0.1 6379 #quorum 2/2', s, false);
+    h.onEvent('+switch-master', 'mymaster 10.0.0.1 6379 10.0.0.2 6380', s, false);
+    h.onEvent('+try-failover', 'master mymaster 10.0.0.1 6379', s, true);
+    expect(runs.map((r) => r[1])).toEqual(['+odown', '+switch-master', '+try-failover']);
+    for (const e of LEADER_ONLY_EVENTS) expect(NOTIFIED_EVENTS.has(e)).toBe(true);
   });
 
   it("runs the client-reconfig script with Sentinel's seven arguments; the daemon's own script when the shard has none", () => {
