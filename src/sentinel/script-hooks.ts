@@ -15,35 +15,6 @@ import type { FailoverRecord, Shard, ShardScripts } from '../cluster/shards.js';
 import { parseAddress } from '../config/address.js';
 import type { ScriptQueue } from './scripts.js';
 
-/** The events Sentinel logs at warning level about a master or replica: they run the script. */
-export const NOTIFIED_EVENTS: ReadonlySet<string> = new Set([
-  '+monitor',
-  '-monitor',
-  '+set',
-  '+reset-master',
-  '+sdown',
-  '-sdown',
-  '+odown',
-  '-odown',
-  '+new-epoch',
-  '+try-failover',
-  '+vote-for-leader',
-  '+elected-leader',
-  '+failover-state-select-slave',
-  '+selected-slave',
-  '+promoted-slave',
-  '+failover-state-reconf-slaves',
-  '+failover-end',
-  '+failover-end-for-timeout',
-  '+switch-master',
-  '+config-update-from',
-  '-failover-abort-not-elected',
-  '-failover-abort-no-good-slave',
-  '-failover-abort-slave-timeout',
-  '+tilt',
-  '-tilt',
-]);
-
 /**
  * Events only the Sentinel leading a failover emits (sentinelFailoverStateMachine and its
  * helpers): every daemon publishes them, so a subscriber on any daemon hears the whole failover,
@@ -63,6 +34,25 @@ export const LEADER_ONLY_EVENTS: ReadonlySet<string> = new Set([
   '-failover-abort-not-elected',
   '-failover-abort-no-good-slave',
   '-failover-abort-slave-timeout',
+]);
+
+/** The events Sentinel logs at warning level about a master or replica: they run the script. */
+export const NOTIFIED_EVENTS: ReadonlySet<string> = new Set([
+  '+monitor',
+  '-monitor',
+  '+set',
+  '+reset-master',
+  '+sdown',
+  '-sdown',
+  '+odown',
+  '-odown',
+  '+new-epoch',
+  '+vote-for-leader',
+  '+switch-master',
+  '+config-update-from',
+  '+tilt',
+  '-tilt',
+  ...LEADER_ONLY_EVENTS,
 ]);
 
 export class ScriptHooks {
