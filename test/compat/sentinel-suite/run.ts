@@ -38,9 +38,10 @@ const SEED_PORT = 20000;
 
 type System = 'raftinel' | 'redis-sentinel';
 
-function parseArgs(argv: string[]): { system: System; units: string[] } {
+function parseArgs(argv: string[]): { system: System; units: string[]; mustPass: string[] } {
   let system: System = 'raftinel';
   const units: string[] = [];
+  const mustPass: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--system') {
@@ -52,11 +53,17 @@ function parseArgs(argv: string[]): { system: System; units: string[] } {
       const v = argv[++i];
       if (!v) throw new Error('--unit needs a pattern (e.g. 05-manual)');
       units.push(v);
+    } else if (a === '--must-pass') {
+      const v = argv[++i];
+      if (!v) throw new Error('--must-pass needs a pattern (e.g. 05-manual)');
+      mustPass.push(v);
     } else {
-      throw new Error(`unknown option ${a} (expected --system raftinel|redis-sentinel, --unit PATTERN)`);
+      throw new Error(
+        `unknown option ${a} (expected --system raftinel|redis-sentinel, --unit PATTERN, --must-pass PATTERN)`,
+      );
     }
   }
-  return { system, units };
+  return { system, units, mustPass };
 }
 
 function sh(cmd: string, args: string[], opts: { cwd?: string } = {}): string {
@@ -209,7 +216,7 @@ function runUnit(work: string, unit: string): Promise<UnitResult> {
 }
 
 async function main(): Promise<number> {
-  const { system, units: only } = parseArgs(process.argv.slice(2));
+  const { system, units: only, mustPass } = parseArgs(process.argv.slice(2));
   ensureTcl();
   if (system === 'redis-sentinel' && !existsSync('/usr/bin/redis-sentinel'))
     throw new Error('redis-sentinel is missing: apt-get install redis-sentinel');
@@ -238,7 +245,16 @@ async function main(): Promise<number> {
   console.log(
     `sentinel-suite: units=${withTests.length} passed=${passed} failed=${withTests.length - passed} tests_passed=${tp} tests_failed=${tf}`,
   );
-  return passed === withTests.length ? 0 : 1;
+  if (mustPass.length === 0) return passed === withTests.length ? 0 : 1;
+  // The ratchet CI runs: the units named must pass (and be found); the others are reported.
+  const missing = mustPass.filter((p) => !results.some((r) => r.unit.includes(p)));
+  const broken = results.filter((r) => mustPass.some((p) => r.unit.includes(p)) && !r.passed);
+  for (const p of missing) console.log(`sentinel-suite: --must-pass ${p}: no such unit ran`);
+  for (const r of broken) console.log(`sentinel-suite: ${r.unit} must pass and FAILED`);
+  console.log(
+    `sentinel-suite: must-pass ${mustPass.length - missing.length - broken.length}/${mustPass.length} passed`,
+  );
+  return missing.length === 0 && broken.length === 0 ? 0 : 1;
 }
 
 main().then(
