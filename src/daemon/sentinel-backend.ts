@@ -41,7 +41,7 @@ export interface SentinelBackendDeps {
   publish: (channel: string, message: string, shard: string | null) => void;
   denyScriptsReconfig: boolean;
   scripts: ScriptQueue;
-  /** raft.election_timeout_ms: bounds the wait of a just-started daemon (settled()). */
+  /** raft.election_timeout_ms: bounds the wait of a just-started daemon (unsettled()). */
   electionTimeoutMs: number;
 }
 
@@ -89,11 +89,14 @@ export class DaemonSentinelBackend implements SentinelBackend {
     return st.memberRole !== null && this.d.raft.lease().valid;
   }
 
-  async settled(): Promise<void> {
-    while (!this.hasSettled) {
-      if (this.fresh() || this.d.clock.nowMs() >= this.settleDeadlineMs) this.hasSettled = true;
-      else await new Promise<void>((r) => this.d.clock.setTimeout(r, STARTUP_POLL_MS));
+  unsettled(): Promise<void> | null {
+    if (this.hasSettled || this.fresh() || this.d.clock.nowMs() >= this.settleDeadlineMs) {
+      this.hasSettled = true;
+      return null;
     }
+    return new Promise<void>((r) => this.d.clock.setTimeout(r, STARTUP_POLL_MS)).then(
+      () => this.unsettled() ?? undefined,
+    );
   }
 
   shards(): Shard[] {

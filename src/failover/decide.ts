@@ -354,9 +354,8 @@ export function rankCandidates(args: {
       // writes resynced from the restarted master).
       const restored = args.masterRestoredFrom;
       const aheadOfRestartedMaster =
+        !!restored &&
         known !== null &&
-        restored !== null &&
-        restored !== undefined &&
         f.info.replId2 === restored.replId &&
         known.includes(restored.replId) &&
         args.lineage?.bounds?.[restored.replId] === undefined &&

@@ -747,12 +747,11 @@ export class FailoverEngine {
 
   /** rankCandidates with what this daemon knows of the shard's master. */
   private rank(shard: Shard, facts: CandidateFacts[], force: boolean, masterDownForMs: number) {
-    const masterView = shard.master ? this.prober.view(shard.master) : undefined;
-    const masterInfo = masterView?.info;
+    const masterInfo = shard.master ? this.prober.view(shard.master)?.info : undefined;
     return rankCandidates({
       shard,
       facts,
-      masterLastOffset: masterView?.info?.role === 'master' ? masterView.info.offset : 0,
+      masterLastOffset: masterInfo?.role === 'master' ? masterInfo.offset : 0,
       masterDownForMs,
       masterFollows: masterInfo ? upstreamOf(masterInfo) : null,
       masterRestoredFrom:

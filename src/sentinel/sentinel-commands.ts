@@ -75,11 +75,12 @@ export interface SentinelBackend {
   /** This daemon is in contact with the group's majority (its view is authoritative). */
   fresh(): boolean;
   /**
-   * Resolves once this daemon, just started, has heard from the group (it holds a lease) or a
-   * bounded wait is over: until then "cut off" would not be true, only "not yet in touch".
-   * Afterwards it resolves at once. Absent: no wait.
+   * While this daemon, just started, has not yet heard from the group (it holds no lease) and a
+   * bounded wait is not over: a promise of the end of that wait ("cut off" would not be true yet,
+   * only "not yet in touch"). Afterwards null, so the commands that name masters stay
+   * synchronous on their hot path. Absent: no wait.
    */
-  settled?(): Promise<void>;
+  unsettled?(): Promise<void> | null;
   shards(): Shard[];
   seen(addr: string): SeenNode | null;
   /**
@@ -180,6 +181,12 @@ const NO_SUCH_MASTER = 'No such master with that name';
 /** SENTINEL MASTER on a daemon cut off from the majority (see the header). */
 export const CUT_OFF =
   'NOQUORUM this Sentinel is cut off from the majority of its group and names no master: ask another Sentinel';
+
+/** `answer()` now, or once a just-started daemon has settled (SentinelBackend.unsettled). */
+function afterSettling(b: SentinelBackend, answer: () => Reply): Reply | Promise<Reply> {
+  const wait = b.unsettled?.();
+  return wait ? wait.then(answer) : answer();
+}
 
 function splitAddr(addr: string): { ip: string; port: number } {
   const { host, port } = parseAddress(addr);
@@ -418,19 +425,17 @@ export class SentinelCommands {
       flags: ['admin', 'sentinel', 'only-sentinel'],
       doc: { summary: 'A container for Redis Sentinel commands', since: '2.8.4', group: 'sentinel' },
       subcommands: [
-        sub('get-master-addr-by-name', 3, async (ctx) => {
-          await b.settled?.();
-          const s = b.shards().find((x) => x.name === ctx.args[2]);
-          if (!s?.master || !b.fresh()) return R.nullArray;
-          const { ip, port } = splitAddr(s.master);
-          return R.bulks([ip, String(port)]);
-        }),
-        sub('masters', 2, async () => {
-          await b.settled?.();
-          return R.array(b.shards().map((s) => this.masterRecord(s)));
-        }),
+        sub('get-master-addr-by-name', 3, (ctx) =>
+          afterSettling(b, () => {
+            const s = b.shards().find((x) => x.name === ctx.args[2]);
+            if (!s?.master || !b.fresh()) return R.nullArray;
+            const { ip, port } = splitAddr(s.master);
+            return R.bulks([ip, String(port)]);
+          }),
+        ),
+        sub('masters', 2, () => afterSettling(b, () => R.array(b.shards().map((s) => this.masterRecord(s))))),
         sub('master', 3, async (ctx) => {
-          await b.settled?.();
+          await b.unsettled?.();
           const name = ctx.args[2]!;
           const s = this.shard(name);
           if (!b.fresh()) throw new ReplyError(CUT_OFF);
