@@ -126,6 +126,8 @@ export async function openSentinelPort(d: SentinelPortDeps): Promise<SentinelPor
       const voters = votersOf(d.raft.status().membership).length;
       const shard = e.type === 'shard-removed' ? null : e.shard;
       const led = d.raft.status().role === 'leader';
+      if (e.type === 'failover-begin' && e.pending.kind === 'auto' && e.pending.from)
+        localEvents.declareDown(e.shard, e.pending.from);
       for (const [channel, message] of eventsOfShardChange(e, majority(voters)))
         publish(channel, message, shard, led);
       if (e.type === 'master-changed') hooks.onMasterChanged(e.shard, e.record, led ? 'leader' : 'observer');

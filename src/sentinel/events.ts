@@ -125,6 +125,20 @@ export class LocalEvents {
     private readonly seen: (addr: string) => SeenNode | null,
   ) {}
 
+  /**
+   * A failover of `shard` away from its master `addr` was decided on a majority's votes: as in
+   * Sentinel, +sdown precedes +odown at every daemon whose own probes see the master failing. The
+   * leader counts a report's age into its down time, so this daemon's vote can make the decision
+   * a moment before its own probes cross down_after_ms: publish +sdown now, not as a replica later.
+   */
+  declareDown(shard: Shard, addr: string): void {
+    const key = `${shard.name}|${addr}`;
+    const v = this.seen(addr);
+    if (!v?.failing || this.sdown.has(key)) return;
+    this.sdown.add(key);
+    this.publish('+sdown', masterDetails(shard.name, addr), shard.name);
+  }
+
   round(shards: Iterable<Shard>): void {
     const live = new Set<string>();
     for (const s of shards) {
@@ -135,7 +149,9 @@ export class LocalEvents {
         if (!v) continue;
         const isMaster = n.addr === s.master;
         const details = isMaster ? masterDetails(s.name, s.master) : replicaDetails(n.addr, s.name, s.master);
-        const down = v.failing && v.downForMs >= s.settings.downAfterMs;
+        // Once declared, a node stays subjectively down until it answers again (as Sentinel's
+        // SDOWN): a vote counted by the leader (see declareDown) may precede down_after_ms here.
+        const down = v.failing && (this.sdown.has(key) || v.downForMs >= s.settings.downAfterMs);
         if (down && !this.sdown.has(key)) {
           this.sdown.add(key);
           this.publish('+sdown', details, s.name);

@@ -12,7 +12,7 @@ import {
 } from '../../../src/failover/decide.js';
 import type { NodeReport } from '../../../src/failover/prober.js';
 import { parseInfo, type RedisInfo } from '../../../src/failover/redis.js';
-import { shardSettings } from '../../support/shard-settings.js';
+import { shardFixture, shardSettings } from '../../support/shard-settings.js';
 
 const M = '10.0.0.1:6379';
 
@@ -119,19 +119,7 @@ function info(overrides: Partial<RedisInfo>): RedisInfo {
 }
 
 function shard(nodes: ShardNode[], maxLagBytes = 1_000_000): Shard {
-  return {
-    name: 'mymaster',
-    epoch: 3,
-    lastEpoch: 3,
-    master: M,
-    nodes,
-    settings: shardSettings({ maxLagBytes }),
-    pending: null,
-    lastAbortAtMs: null,
-    guardReplicas: 0,
-    history: [],
-    createdAtMs: 0,
-  };
+  return shardFixture({ epoch: 3, lastEpoch: 3, master: M, nodes, settings: shardSettings({ maxLagBytes }) });
 }
 
 /** The master was seen with replication id 'a' (the default of info()). */

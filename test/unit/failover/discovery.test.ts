@@ -10,7 +10,7 @@ import {
   discoverReplicas,
 } from '../../../src/failover/discovery.js';
 import { parseInfo, type RedisInfo } from '../../../src/failover/redis.js';
-import { shardSettings } from '../../support/shard-settings.js';
+import { shardFixture } from '../../support/shard-settings.js';
 
 const M = '127.0.0.1:6379';
 const R1 = '127.0.0.1:6380';
@@ -67,19 +67,7 @@ function node(addr: string, o: Partial<ShardNode> = {}): ShardNode {
 }
 
 function shard(nodes: ShardNode[], master = M): Shard {
-  return {
-    name: 'mymaster',
-    epoch: 0,
-    lastEpoch: 0,
-    master,
-    nodes,
-    settings: shardSettings(),
-    pending: null,
-    lastAbortAtMs: null,
-    guardReplicas: 0,
-    history: [],
-    createdAtMs: 0,
-  };
+  return shardFixture({ epoch: 0, lastEpoch: 0, master, nodes });
 }
 
 function infos(map: Record<string, RedisInfo>) {

@@ -7,7 +7,7 @@ import { Prober } from '../../../src/failover/prober.js';
 import { parseInfo, type RedisAdapter } from '../../../src/failover/redis.js';
 import { silentLogger } from '../../../src/util/log.js';
 import { Scheduler } from '../../sim/scheduler.js';
-import { shardSettings } from '../../support/shard-settings.js';
+import { shardFixture, shardSettings } from '../../support/shard-settings.js';
 
 const M = '10.0.0.1:6379';
 const R = '10.0.0.2:6379';
@@ -303,23 +303,17 @@ describe('Fencer (promise 6: a fence that fails closed)', () => {
 });
 
 describe('fenceDecision and guardTarget (pure rules)', () => {
-  const shard = (over: Partial<Shard> = {}): Shard => ({
-    name: 's',
-    epoch: 1,
-    lastEpoch: 1,
-    master: M,
-    nodes: [
-      { addr: M, owner: 1, role: 'replica', priority: 100, accessible: true },
-      { addr: R, owner: 2, role: 'replica', priority: 100, accessible: true },
-    ],
-    settings,
-    pending: null,
-    lastAbortAtMs: null,
-    guardReplicas: 0,
-    history: [],
-    createdAtMs: 0,
-    ...over,
-  });
+  const shard = (over: Partial<Shard> = {}): Shard =>
+    shardFixture({
+      name: 's',
+      master: M,
+      nodes: [
+        { addr: M, owner: 1, role: 'replica', priority: 100, accessible: true },
+        { addr: R, owner: 2, role: 'replica', priority: 100, accessible: true },
+      ],
+      settings,
+      ...over,
+    });
   const pending = { epoch: 2, from: M, to: R, kind: 'auto' as const, jobId: 'j', startedAtMs: 0 };
 
   it('never lifts without a lease, fences only after lease_ms out of contact', () => {

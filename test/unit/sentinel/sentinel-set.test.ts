@@ -7,26 +7,18 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Shard, ShardScripts } from '../../../src/cluster/shards.js';
 import { type SentinelBackend, SentinelCommands } from '../../../src/sentinel/sentinel-commands.js';
 import type { SentinelServer } from '../../../src/sentinel/server.js';
-import { shardSettings } from '../../support/shard-settings.js';
+import { shardFixture, shardSettings } from '../../support/shard-settings.js';
 import { err, RawClient, simple, startServer } from './helpers.js';
 
 const ELECTION_TIMEOUT_MS = 1000;
 
 function shard(): Shard {
-  return {
-    name: 'mymaster',
-    epoch: 1,
-    lastEpoch: 1,
+  return shardFixture({
     master: '127.0.0.1:6379',
     nodes: [{ addr: '127.0.0.1:6379', owner: 1, role: 'replica', priority: 100, accessible: true }],
     // lease 2000 + election timeout 1000 = 3000 <= down_after 5000: the rule holds.
     settings: shardSettings({ downAfterMs: 5000, leaseMs: 2000 }),
-    pending: null,
-    lastAbortAtMs: null,
-    guardReplicas: 0,
-    history: [],
-    createdAtMs: 0,
-  } as Shard;
+  });
 }
 
 let server: SentinelServer | null = null;
