@@ -140,6 +140,45 @@ export function holdsLineage(lineage: MasterLineage, replId: string, offset: num
   return bound === undefined || offset < bound;
 }
 
+/**
+ * The replication histories a server holds, each with the last offset it holds of it: its
+ * master_replid up to its offset, and its master_replid2 (the history it continued from: a
+ * promotion, or a master restored from its RDB) up to second_repl_offset - 1. Offsets run on
+ * across promotions, so two servers compare on a history both hold.
+ */
+export function historiesHeld(info: RedisInfo): Map<string, number> {
+  const held = new Map<string, number>();
+  if (info.replId) held.set(info.replId, info.offset);
+  if (info.replId2 && info.secondReplOffset > 0) held.set(info.replId2, info.secondReplOffset - 1);
+  return held;
+}
+
+/** Does `info` hold some of the lineage's history (an id of it, within its bound)? */
+export function holdsSomeLineage(lineage: MasterLineage | null | undefined, info: RedisInfo): boolean {
+  if (!lineage) return false;
+  for (const [id, offset] of historiesHeld(info)) if (holdsLineage(lineage, id, offset)) return true;
+  return false;
+}
+
+/**
+ * How `a` compares with `b` on the histories both hold: 'ahead' when it holds more of one of
+ * them, 'behind' when less of one and more of none, 'equal', or 'unrelated' (none in common).
+ */
+export function compareHistories(a: RedisInfo, b: RedisInfo): 'ahead' | 'behind' | 'equal' | 'unrelated' {
+  const ha = historiesHeld(a);
+  const hb = historiesHeld(b);
+  let common = false;
+  let behind = false;
+  for (const [id, offA] of ha) {
+    const offB = hb.get(id);
+    if (offB === undefined) continue;
+    common = true;
+    if (offA > offB) return 'ahead';
+    if (offA < offB) behind = true;
+  }
+  return !common ? 'unrelated' : behind ? 'behind' : 'equal';
+}
+
 /** Most ids kept per lineage (restarts of a master with persistence each add one). */
 export const MAX_LINEAGE_IDS = 8;
 
@@ -318,6 +357,15 @@ export function rankCandidates(args: {
    * master_replid2 and second_repl_offset (a master restarted from its RDB, or promoted).
    */
   masterRestoredFrom?: { replId: string; secondReplOffset: number } | null;
+  /**
+   * The committed master's INFO when it reports role:slave: the restart guard demoted it to
+   * follow a replica ahead of it (engine.ts guardEmptyRestart). A replica holding less of the
+   * master's histories than the master itself is refused: promoting it would throw away what the
+   * master holds, while restoring the master loses nothing (found by the system simulation, seed
+   * 21267: the replica the master followed restarted empty, and a replica 248 acknowledged writes
+   * behind the master was promoted).
+   */
+  demotedMaster?: RedisInfo | null;
 }): CandidateRanking {
   const { shard } = args;
   const rejected: { addr: string; reason: string }[] = [];
@@ -413,6 +461,13 @@ export function rankCandidates(args: {
           addr,
           reason:
             "has not completed a sync with the master as far as anyone knows: no daemon saw the master's replication id and no other replica shares this one",
+        });
+        continue;
+      }
+      if (args.demotedMaster && compareHistories(f.info, args.demotedMaster) === 'behind') {
+        rejected.push({
+          addr,
+          reason: `holds less of the history than the master ${shard.master} itself (offset ${f.info.offset}), which the restart guard made a replica: the master is restored instead`,
         });
         continue;
       }

@@ -27,6 +27,8 @@ import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import {
   type CandidateFacts,
+  compareHistories,
+  holdsSomeLineage,
   judgeDown,
   type MasterLineage,
   mergeLineage,
@@ -671,6 +673,7 @@ export class FailoverEngine {
       const downFor = this.prober.downForMs(master);
       const choice = await this.chooseCandidate(shard, { force: false, masterDownForMs: downFor });
       if (!choice.to) {
+        if (await this.restoreDemotedMaster(shard, choice.facts)) return;
         this.warnOnce(
           `no-candidate:${name}`,
           { shard: name, rejected: choice.rejected },
@@ -742,24 +745,90 @@ export class FailoverEngine {
       best && !best.ownerLive
         ? `; ${best.addr} has no live daemon beside it (no other replica was eligible): it is not fenced if it is cut off`
         : '';
-    return { to: best?.addr ?? null, ranked: ranking.ranked, rejected: ranking.rejected, note };
+    return { to: best?.addr ?? null, ranked: ranking.ranked, rejected: ranking.rejected, note, facts };
+  }
+
+  /**
+   * The committed master reports role:slave: the restart guard made it follow a replica that held
+   * more of the history than the RDB it restarted from (guardEmptyRestart), and the failover to
+   * that replica never came (found by the system simulation, seed 21267: no leader for 22 s, then
+   * that replica restarted empty). When no other node holds more of the master's histories than
+   * the master itself, as read now or, for a node that does not answer, as last seen, the master
+   * holds the most there is: make it master again (REPLICAOF NO ONE) in the same epoch, which
+   * names it already. A node answering ahead of it is the failover's candidate; one that does not
+   * answer and was last seen ahead (or never read) keeps the shard waiting until it has failed for
+   * down_after_ms, the same bound a candidate ahead is waited for. Leader only, under a valid
+   * lease, with no failover pending. True when the master was restored.
+   */
+  private async restoreDemotedMaster(shard: Shard, facts: readonly CandidateFacts[]): Promise<boolean> {
+    const master = shard.master;
+    const node = master ? findNode(shard, master) : undefined;
+    if (!master || !node || shard.pending || this.hasActiveJob(shard.name)) return false;
+    if (!this.isLeader() || !this.o.raft.lease().valid) return false;
+    const info = await this.o.adapter.info(refOf(node), REDIS_TIMEOUT_MS).catch(() => null);
+    if (info?.role !== 'slave' || info.loading || info.syncInProgress || holdsNoHistory(info)) return false;
+    // Only a master that holds the shard's history (an id the committed master was seen with):
+    // one that restarted empty and then synced from another restarted node holds something else
+    // (found by the system simulation, seed 21066: that master was restored, and the old master
+    // holding every write resynced from it).
+    if (!holdsSomeLineage(this.lineageOf(shard.name), info)) return false;
+    for (const n of shard.nodes) {
+      if (n.addr === master) continue;
+      const read = facts.find((f) => f.node.addr === n.addr)?.info ?? null;
+      const seen = read ?? this.prober.view(n.addr)?.info ?? null;
+      const ahead = seen === null || compareHistories(seen, info) === 'ahead';
+      // As for a candidate (waitForAheadCandidate): a node that does not answer is waited for
+      // until it has been failing for down_after_ms; past that, what only it held counts as lost
+      // with it, and restoring the master keeps all the rest.
+      const waited = read === null && this.prober.downForMs(n.addr) >= shard.settings.downAfterMs;
+      if (ahead && (read !== null || !waited)) {
+        this.warnOnce(
+          `restore-wait:${shard.name}`,
+          { shard: shard.name, master, node: n.addr, seen: seen !== null },
+          seen
+            ? 'the master the restart guard demoted is not restored: a node holds more of its history'
+            : 'the master the restart guard demoted is not restored: a node that may hold more of its history was never read',
+        );
+        return false;
+      }
+    }
+    const fresh = this.o.state.shards.get(shard.name);
+    if (fresh?.master !== master || fresh.pending || fresh.epoch !== shard.epoch) return false;
+    this.log.warn(
+      {
+        shard: shard.name,
+        epoch: shard.epoch,
+        master,
+        offset: info.offset,
+        was_replica_of: upstreamOf(info),
+      },
+      'restoring the master the restart guard demoted: no other node holds more of its history',
+    );
+    await this.o.adapter.reconfigure(refOf(node), null, {
+      rewriteConfig: info.configFile !== '',
+      timeoutMs: REDIS_TIMEOUT_MS,
+    });
+    return true;
   }
 
   /** rankCandidates with what this daemon knows of the shard's master. */
   private rank(shard: Shard, facts: CandidateFacts[], force: boolean, masterDownForMs: number) {
     const masterInfo = shard.master ? this.prober.view(shard.master)?.info : undefined;
+    const lineage = this.lineageOf(shard.name);
     return rankCandidates({
       shard,
       facts,
       masterLastOffset: masterInfo?.role === 'master' ? masterInfo.offset : 0,
       masterDownForMs,
       masterFollows: masterInfo ? upstreamOf(masterInfo) : null,
+      demotedMaster:
+        masterInfo?.role === 'slave' && holdsSomeLineage(lineage, masterInfo) ? masterInfo : null,
       masterRestoredFrom:
         masterInfo?.role === 'master' && masterInfo.replId2 !== ''
           ? { replId: masterInfo.replId2, secondReplOffset: masterInfo.secondReplOffset }
           : null,
       force,
-      lineage: this.lineageOf(shard.name),
+      lineage,
     });
   }
 

@@ -75,6 +75,14 @@ const WITH_WAIT_WRITES: [seed: number, found: string][] = [
     12284,
     'checker: a master resumed from a stall acked a WAIT 1 write 3 ms after the failover away from it committed; the replica that confirmed it was promoted only later',
   ],
+  [
+    21267,
+    'the restart guard made a master follow the replica ahead of it; that replica restarted empty and a replica 248 writes behind the master was promoted',
+  ],
+  [
+    21066,
+    'a master that restarted empty and synced from another empty restart was restored as the demoted master; the old master holding every write resynced from it',
+  ],
 ];
 
 describe('whole-system simulation: seeds that once failed', () => {

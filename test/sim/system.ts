@@ -669,6 +669,14 @@ export class SimSystem {
     if (target !== null) return;
     const shard = d.state?.shards.get(SHARD);
     const p = shard?.pending;
+    // Restoring the committed master the restart guard demoted (engine.ts restoreDemotedMaster):
+    // the newest decision committed names it, and none is pending.
+    const restoring =
+      !!shard && !p && shard.master === node.addr && this.masterTimeline.at(-1)?.master === node.addr;
+    if (restoring) {
+      this.trace(`daemon ${d.id}: restores the committed master ${node.addr}`);
+      return;
+    }
     if (!shard || !p || (p.to !== node.addr && p.from !== node.addr))
       this.violation(
         `daemon ${d.id} made ${node.addr} a master (REPLICAOF NO ONE) with no committed failover to or from it (pending ${JSON.stringify(p)})`,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Shard, ShardNode } from '../../../src/cluster/shards.js';
 import {
+  compareHistories,
   judgeDown,
   type MasterLineage,
   mergeLineage,
@@ -664,5 +665,49 @@ describe('the id a promoted master continued from is its history only up to wher
       mergeLineage(merged, { epoch: 3, master: M, ids: ['old'], bounds: {} }, { epoch: 3, master: M })!
         .bounds,
     ).toEqual({});
+  });
+});
+
+describe('a master the restart guard demoted holds data: replicas behind it are not promoted (sim seed 21267)', () => {
+  // M restarted from its RDB: a new id 'n', the RDB's 'a' as replid2 up to offset 5000; then the
+  // guard made it a replica of the node that was ahead (which later restarted empty).
+  const demoted = info({ replId: 'n', replId2: 'a', secondReplOffset: 5001, offset: 5000 });
+
+  it('compareHistories compares two servers on the histories both hold', () => {
+    expect(compareHistories(info({ replId: 'a', offset: 4000 }), demoted)).toBe('behind');
+    expect(compareHistories(info({ replId: 'a', offset: 6000 }), demoted)).toBe('ahead');
+    expect(compareHistories(info({ replId: 'a', offset: 5000 }), demoted)).toBe('equal');
+    expect(compareHistories(info({ replId: 'z', offset: 9000 }), demoted)).toBe('unrelated');
+    // A promoted node: its replid2 up to second_repl_offset - 1.
+    expect(
+      compareHistories(info({ role: 'master', replId: 'p', replId2: 'a', secondReplOffset: 5200 }), demoted),
+    ).toBe('ahead');
+  });
+
+  it('refuses a replica behind the demoted master, keeps one that is not', () => {
+    const behind = node('10.0.0.2:6379');
+    const level = node('10.0.0.3:6379');
+    const s = shard([node(M), behind, level]);
+    const args = {
+      shard: s,
+      facts: [
+        { node: behind, info: info({ replId: 'a', offset: 4000, masterLinkDownSinceSeconds: 0 }) },
+        { node: level, info: info({ replId: 'a', offset: 5000, masterLinkDownSinceSeconds: 0 }) },
+      ],
+      masterLastOffset: 0,
+      masterDownForMs: 2000,
+      force: false,
+      lineage: LINEAGE,
+    };
+    // Without the master's INFO both are candidates, the one behind too.
+    expect(rankCandidates(args).ranked.map((x) => x.addr)).toEqual([level.addr, behind.addr]);
+    const r = rankCandidates({ ...args, demotedMaster: demoted });
+    expect(r.ranked.map((x) => x.addr)).toEqual([level.addr]);
+    expect(r.rejected).toEqual([
+      {
+        addr: behind.addr,
+        reason: expect.stringMatching(/less of the history than the master .* restored instead/),
+      },
+    ]);
   });
 });

@@ -31,7 +31,8 @@ const SHARD = 'mymaster';
 const DOWN_AFTER_MS = 1000;
 
 let idSeq = 0;
-const newId = () => `id${++idSeq}`.padEnd(40, '0');
+// Zero-padded on the left: 'id1' padded on the right would equal 'id10'.
+const newId = () => `id${String(++idSeq).padStart(38, '0')}`;
 
 /** One Redis server: role, upstream, replication ids and offset, keys. */
 class FakeRedis {
@@ -905,6 +906,62 @@ describe('registration and the empty-restart guard (issue 9 item 8)', () => {
     await run(t.s, 600, () => t.m.role === 'slave');
     expect(t.m.role).toBe('slave');
     expect([R1, R2]).toContain(t.m.upstream);
+  });
+});
+
+describe('a master the restart guard demoted, whose replica ahead is gone (sim seed 21267)', () => {
+  /** M restarts from an RDB behind R1 (R2 is further behind); the guard makes M follow R1. */
+  async function demoted(t: ReturnType<typeof setup>) {
+    await run(t.s, 600);
+    t.r2.offset = 3000;
+    t.r2.keys = 60;
+    await run(t.s, 300);
+    t.m.restart({ fromRdb: true }, { offset: 4000, keys: 80 });
+    await run(t.s, 1000, () => t.m.role === 'slave');
+    expect(t.m.upstream).toBe(R1);
+  }
+
+  it('R1 restarts empty: M is made master again in the same epoch, R2 (behind M) is not promoted', async () => {
+    const t = setup();
+    await demoted(t);
+    const epoch = t.shard().epoch;
+    t.r1.restart({}, { keys: 0, offset: 0, role: 'master', upstream: null });
+    await run(t.s, 4 * DOWN_AFTER_MS, () => t.m.role === 'master');
+    expect(t.m.role).toBe('master');
+    expect(t.shard().master).toBe(M);
+    expect(t.shard().epoch).toBe(epoch);
+    expect(t.jobs()).toEqual([]);
+    expect(t.adapter.calls).not.toContain(`${R2} REPLICAOF NO ONE`);
+  });
+
+  it('a demoted master that then synced another history (its own restart was empty) is never restored (sim seed 21066)', async () => {
+    const t = setup();
+    await run(t.s, 600);
+    t.m.restart({}, { keys: 0, offset: 0 });
+    await run(t.s, 1000, () => t.m.role === 'slave');
+    expect(t.m.role).toBe('slave');
+    // The node it follows restarts empty too, takes a client write, and M syncs from it.
+    const target = t.m.upstream === R1 ? t.r1 : t.r2;
+    const other = target === t.r1 ? t.r2 : t.r1;
+    // The other replica, which holds the history, is gone (no failover to it).
+    other.up = false;
+    target.restart({}, { keys: 1, offset: 20, role: 'master', upstream: null });
+    Object.assign(t.m, { replId: target.replId, offset: 20, keys: 1 });
+    await run(t.s, 4 * DOWN_AFTER_MS);
+    expect(t.m.role).toBe('slave');
+    expect(t.adapter.calls).not.toContain(`${M} REPLICAOF NO ONE`);
+  });
+
+  it('R1 does not answer and was last seen ahead of M: waited for down_after_ms, then M is restored; R2 is never promoted', async () => {
+    const t = setup();
+    await demoted(t);
+    t.r1.up = false;
+    const cutAt = t.s.now;
+    await run(t.s, 4 * DOWN_AFTER_MS, () => t.m.role === 'master');
+    expect(t.m.role).toBe('master');
+    expect(t.s.now - cutAt).toBeGreaterThanOrEqual(DOWN_AFTER_MS);
+    expect(t.jobs()).toEqual([]);
+    expect(t.adapter.calls.filter((c) => c.endsWith('REPLICAOF NO ONE'))).toEqual([`${M} REPLICAOF NO ONE`]);
   });
 });
 
