@@ -157,6 +157,24 @@ export function findNode(shard: Shard, addr: string): ShardNode | undefined {
   return shard.nodes.find((n) => n.addr === addr);
 }
 
+/**
+ * `node` with the credentials `auth` changes: each of username and password that `auth` names is
+ * set (the empty string removes it), and the other is kept, as Sentinel's `auth-user` and
+ * `auth-pass` are separate settings (issue 10: SENTINEL SET auth-user, then auth-pass, left the
+ * node with a password and no user, and every daemon lost the master once the default user was
+ * turned off).
+ */
+export function withCredentials(node: ShardNode, auth: { username?: string; password?: string }): ShardNode {
+  const out: ShardNode = { ...node };
+  for (const k of ['username', 'password'] as const) {
+    const v = auth[k];
+    if (v === undefined) continue;
+    if (v === '') delete out[k];
+    else out[k] = v;
+  }
+  return out;
+}
+
 /** Apply one shard command to `shards` (mutating it). */
 export function applyShardCommand(shards: Map<string, Shard>, cmd: ShardCommand): ShardApply {
   if (cmd.t === 'shard.create') {

@@ -11,7 +11,7 @@ import { proposeCommand } from '../cluster/jobs.js';
 import type { JobKind, JobRecord } from '../cluster/jobs-model.js';
 import type { LeaderLink } from '../cluster/leader-link.js';
 import { changeSettings, defaultSettings, newShardSettings } from '../cluster/settings.js';
-import { findNode, publicShard, type Shard } from '../cluster/shards.js';
+import { findNode, publicShard, type Shard, withCredentials } from '../cluster/shards.js';
 import type { ClusterState } from '../cluster/state.js';
 import type { FailoverConfig } from '../config/types.js';
 import type { FailoverEngine } from '../failover/engine.js';
@@ -267,12 +267,7 @@ export class DaemonAdminBackend implements AdminBackend {
         if (result.ok && op.auth) {
           // The credentials of every node of the shard (Sentinel's auth-pass/auth-user).
           for (const n of shard.nodes) {
-            const { username: _u, password: _p, ...rest } = n;
-            const node = {
-              ...rest,
-              ...(op.auth.username ? { username: op.auth.username } : {}),
-              ...(op.auth.password ? { password: op.auth.password } : {}),
-            };
+            const node = withCredentials(n, op.auth);
             result = await proposeCommand(this.o.raft, { t: 'shard.node.put', name: op.name, node });
             if (!result.ok) break;
             this.o.forgetRedis(n.addr);

@@ -26,7 +26,6 @@ import { handOverLeadership } from '../raft/handover.js';
 import { RaftNode } from '../raft/node.js';
 import { FileStorage } from '../raft/storage/file-storage.js';
 import type { NodeId } from '../raft/types.js';
-import type { LocalEvents } from '../sentinel/events.js';
 import type { ScriptQueue } from '../sentinel/scripts.js';
 import type { SentinelServer } from '../sentinel/server.js';
 import { type Clock, systemClock, type TimerHandle } from '../util/clock.js';
@@ -39,7 +38,7 @@ import { MembershipUpkeep } from './membership-upkeep.js';
 import { watchRaftEvents } from './raft-events.js';
 import { spawnScript } from './script-spawner.js';
 import { loadOrCreateSentinelId } from './sentinel-id.js';
-import { openSentinelPort } from './sentinel-port.js';
+import { openSentinelPort, type SentinelPort } from './sentinel-port.js';
 import { decideStartMode } from './startup.js';
 
 export { StartupError } from './startup.js';
@@ -93,7 +92,7 @@ export class Daemon {
   private peers!: PeerService;
   private upkeep!: MembershipUpkeep;
   private sentinel!: SentinelServer;
-  private localEvents: LocalEvents | null = null;
+  private sentinelRound: SentinelPort['round'] | null = null;
   private scripts: ScriptQueue | null = null;
   private timers: TimerHandle[] = [];
   private stopping: Promise<void> | null = null;
@@ -195,7 +194,7 @@ export class Daemon {
           body,
           method === 'probe.report' ? { timeoutMs: c.raft.electionTimeoutMs } : {},
         ),
-      onRound: () => this.localEvents?.round(this.state.shards.values()),
+      onRound: () => this.sentinelRound?.(this.state.shards.values()),
       otherExecutors: membershipExecutors,
     });
     this.engine = this.services.engine;
@@ -288,7 +287,7 @@ export class Daemon {
     });
     this.scripts = sentinel.scripts;
     this.sentinel = sentinel.server;
-    this.localEvents = sentinel.localEvents;
+    this.sentinelRound = sentinel.round;
     this.ports.sentinel = sentinel.port;
 
     this.http = new AdminHttpServer({

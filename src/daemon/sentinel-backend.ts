@@ -41,7 +41,7 @@ export interface SentinelBackendDeps {
   publish: (channel: string, message: string, shard: string | null) => void;
   denyScriptsReconfig: boolean;
   scripts: ScriptQueue;
-  /** raft.election_timeout_ms: bounds the wait of a just-started daemon (unsettled()). */
+  /** raft.election_timeout_ms: bounds how long commands that name masters are held (unsettled()). */
   electionTimeoutMs: number;
 }
 
@@ -51,7 +51,17 @@ export interface SentinelBackendDeps {
  * at most about two election timeouts); then it answers as cut off, which is then true.
  */
 export const STARTUP_WAIT_ELECTION_TIMEOUTS = 3;
-const STARTUP_POLL_MS = 20;
+/**
+ * How long, in election timeouts from the last moment this daemon was in touch with the group,
+ * it holds those commands when it loses touch: the leader died or stepped down, and the group
+ * elects another (its followers' leases lapse first; a new leader follows within about one more
+ * election timeout, two with a split vote). Past that it answers as cut off, which is then true.
+ * Without the hold, every daemon answered "cut off" to every client for the length of an election
+ * (Redis's own Sentinel test suite failed on it, issue 10); with it, the answer comes late but
+ * names the master the group elected.
+ */
+export const ELECTION_WAIT_ELECTION_TIMEOUTS = 2;
+const SETTLE_POLL_MS = 20;
 
 /** How long a SENTINEL MONITOR/REMOVE/SET waits for a leader before it answers the error. */
 export const LEADER_WAIT_MS = 3000;
@@ -63,12 +73,12 @@ export class DaemonSentinelBackend implements SentinelBackend {
   /** Shards removed through the log since this daemon started (a repeated REMOVE is +OK). */
   private removed = new Set<string>();
 
-  /** Set once this daemon has been in touch with the group since it started, or the wait ended. */
-  private hasSettled = false;
-  private readonly settleDeadlineMs: number;
+  /** The last moment this daemon was seen in touch with the group (null: not since it started). */
+  private lastFreshMs: number | null = null;
+  private readonly startWaitUntilMs: number;
 
   constructor(private readonly d: SentinelBackendDeps) {
-    this.settleDeadlineMs = d.clock.nowMs() + STARTUP_WAIT_ELECTION_TIMEOUTS * d.electionTimeoutMs;
+    this.startWaitUntilMs = d.clock.nowMs() + STARTUP_WAIT_ELECTION_TIMEOUTS * d.electionTimeoutMs;
     d.state.onChange((c) => {
       if (c.type !== 'shard') return;
       if (c.event.type === 'shard-removed') this.removed.add(c.event.name);
@@ -89,12 +99,30 @@ export class DaemonSentinelBackend implements SentinelBackend {
     return st.memberRole !== null && this.d.raft.lease().valid;
   }
 
+  /** Note whether this daemon is in touch with the group now (called every probe round). */
+  observe(): void {
+    if (this.fresh()) this.lastFreshMs = this.d.clock.nowMs();
+  }
+
+  /**
+   * Null when a command naming masters may be answered now: this daemon is in touch with the
+   * group, or has been out of touch for longer than an election takes (then it answers as cut
+   * off). Otherwise a promise that resolves once one of these holds: a just-started daemon waits
+   * up to STARTUP_WAIT_ELECTION_TIMEOUTS, one that lost touch up to ELECTION_WAIT_ELECTION_TIMEOUTS
+   * from its last contact.
+   */
   unsettled(): Promise<void> | null {
-    if (this.hasSettled || this.fresh() || this.d.clock.nowMs() >= this.settleDeadlineMs) {
-      this.hasSettled = true;
+    const now = this.d.clock.nowMs();
+    if (this.fresh()) {
+      this.lastFreshMs = now;
       return null;
     }
-    return new Promise<void>((r) => this.d.clock.setTimeout(r, STARTUP_POLL_MS)).then(
+    const holdUntilMs =
+      this.lastFreshMs === null
+        ? this.startWaitUntilMs
+        : this.lastFreshMs + ELECTION_WAIT_ELECTION_TIMEOUTS * this.d.electionTimeoutMs;
+    if (now >= holdUntilMs) return null;
+    return new Promise<void>((r) => this.d.clock.setTimeout(r, SETTLE_POLL_MS)).then(
       () => this.unsettled() ?? undefined,
     );
   }

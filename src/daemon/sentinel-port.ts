@@ -52,8 +52,11 @@ export interface SentinelPortDeps {
 
 export interface SentinelPort {
   server: SentinelServer;
-  /** Events from this daemon's own view (+sdown, ...), fed after every probe round. */
-  localEvents: LocalEvents;
+  /**
+   * After every probe round: events from this daemon's own view (+sdown, ...), and whether it is
+   * in touch with the group (how long commands naming masters are held, see unsettled()).
+   */
+  round(shards: Iterable<Shard>): void;
   /** Sentinel scripts this daemon runs (closed when the daemon stops). */
   scripts: ScriptQueue;
   port: number;
@@ -143,5 +146,9 @@ export async function openSentinelPort(d: SentinelPortDeps): Promise<SentinelPor
     }
   });
   const bound = await server.listen();
-  return { server, localEvents, scripts, port: bound.port };
+  const round = (shards: Iterable<Shard>) => {
+    backend.observe();
+    localEvents.round(shards);
+  };
+  return { server, round, scripts, port: bound.port };
 }

@@ -206,3 +206,48 @@ describe('the timing rule on every path that changes settings (issue 9 item 4)',
     );
   }, 60_000);
 });
+
+describe('SENTINEL SET auth-user and auth-pass, one at a time (issue 10, the suite unit 03)', () => {
+  it('each keeps the other: with the default user turned off, every daemon reaches the master as that user', async () => {
+    const acl = await RedisProcess.start();
+    const { host, port } = parseAddr(acl.addr);
+    const admin = acl.client();
+    try {
+      await admin.connect();
+      expect(await cli(1, 'SENTINEL', 'MONITOR', 'acl', host, String(port), '2')).toBe('OK');
+      await onEveryDaemon('shard acl', (s) => s.some((x) => x.name === 'acl'));
+      // Two commands, as the suite sends them: the second must not drop what the first set.
+      expect(await cli(2, 'SENTINEL', 'SET', 'acl', 'auth-user', 'app')).toBe('OK');
+      expect(await cli(3, 'SENTINEL', 'SET', 'acl', 'auth-pass', 's3cret')).toBe('OK');
+      await admin.call('ACL', 'SETUSER', 'app', 'on', '>s3cret', 'allchannels', '+@all');
+      await admin.call('ACL', 'SETUSER', 'default', 'off');
+      // Every connection of the default user (the daemons' too) is cut: they reconnect as `app`.
+      await admin.call('CLIENT', 'KILL', 'USER', 'default', 'SKIPME', 'yes');
+      // Every daemon is back on the master, authenticated as app (its client names: raftinel-<id>-...).
+      await waitFor(
+        async () => {
+          const list = String(await admin.call('CLIENT', 'LIST'));
+          return IDS.every((id) =>
+            list.split('\n').some((l) => l.includes(` name=raftinel-${id}-`) && l.includes(' user=app ')),
+          );
+        },
+        15_000,
+        { what: 'a connection as user app from every daemon' },
+      );
+      for (const id of IDS) {
+        const m = toObject(await fresh(() => sc.sentinelCall(id, 'SENTINEL', 'MASTER', 'acl')));
+        expect(String(m.flags).split(','), `daemon ${id}`).not.toContain('disconnected');
+      }
+      // The master is still the master (no failover on a password change).
+      for (const id of IDS)
+        expect(await sc.sentinelCall(id, 'SENTINEL', 'get-master-addr-by-name', 'acl')).toEqual([
+          host,
+          String(port),
+        ]);
+      expect(await cli(1, 'SENTINEL', 'REMOVE', 'acl')).toBe('OK');
+    } finally {
+      admin.disconnect();
+      await acl.crash();
+    }
+  }, 60_000);
+});

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { AdminApi } from '../../../src/admin/api.js';
 import {
   DaemonSentinelBackend,
+  ELECTION_WAIT_ELECTION_TIMEOUTS,
   LEADER_WAIT_MS,
   type SentinelBackendDeps,
   STARTUP_WAIT_ELECTION_TIMEOUTS,
@@ -58,17 +59,23 @@ describe('Sentinel changes while the group elects a leader', () => {
   });
 });
 
+/** A voting member on virtual time whose lease the test sets. */
+function withLease(initial: boolean, electionTimeoutMs: number) {
+  const s = new Scheduler();
+  let lease = initial;
+  const deps = {
+    state: { onChange: () => () => {}, shards: new Map() },
+    clock: s.clockFor(() => true),
+    raft: { status: () => ({ memberRole: 'voter' }), lease: () => ({ valid: lease }) },
+    electionTimeoutMs,
+  } as unknown as SentinelBackendDeps;
+  return { s, b: new DaemonSentinelBackend(deps), set: (v: boolean) => (lease = v) };
+}
+
 describe('a daemon just started (issue 10: it said "cut off" before it had heard from the group)', () => {
   function starting(electionTimeoutMs: number) {
-    const s = new Scheduler();
-    let lease = false;
-    const deps = {
-      state: { onChange: () => () => {}, shards: new Map() },
-      clock: s.clockFor(() => true),
-      raft: { status: () => ({ memberRole: 'voter' }), lease: () => ({ valid: lease }) },
-      electionTimeoutMs,
-    } as unknown as SentinelBackendDeps;
-    return { s, b: new DaemonSentinelBackend(deps), hear: () => (lease = true) };
+    const t = withLease(false, electionTimeoutMs);
+    return { s: t.s, b: t.b, hear: () => t.set(true) };
   }
 
   it('holds the commands that name masters until it has heard from the group', async () => {
@@ -98,5 +105,48 @@ describe('a daemon just started (issue 10: it said "cut off" before it had heard
     expect(b.fresh()).toBe(false);
     // Later calls do not wait again: no promise at all.
     expect(b.unsettled()).toBeNull();
+  });
+});
+
+describe('an election (issue 10: every daemon said "cut off" for the length of one)', () => {
+  const member = () => withLease(true, 1000);
+
+  /** Advance in probe rounds of 50 ms (each calls observe(), as the daemon does) until `until`. */
+  async function rounds(t: ReturnType<typeof member>, untilMs: number, stop: () => boolean = () => false) {
+    while (t.s.now < untilMs && !stop()) {
+      t.s.runUntil(t.s.now + 50);
+      t.b.observe();
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  it('a command that arrives after the lease lapsed is held until a new leader is heard from', async () => {
+    const t = member();
+    await rounds(t, 1000);
+    t.set(false);
+    await rounds(t, 1400);
+    let doneAt = -1;
+    void (t.b.unsettled() ?? Promise.resolve()).then(() => (doneAt = t.s.now));
+    await rounds(t, 2200);
+    expect(doneAt).toBe(-1);
+    t.set(true);
+    await rounds(t, 3000, () => doneAt >= 0);
+    expect(doneAt).toBeGreaterThanOrEqual(2200);
+    expect(doneAt).toBeLessThan(2300);
+    expect(t.b.fresh()).toBe(true);
+  });
+
+  it(`held at most ELECTION_WAIT_ELECTION_TIMEOUTS election timeouts from the last contact; answered at once after that`, async () => {
+    const t = member();
+    await rounds(t, 1000);
+    t.set(false);
+    let doneAt = -1;
+    void (t.b.unsettled() ?? Promise.resolve()).then(() => (doneAt = t.s.now));
+    await rounds(t, 6000, () => doneAt >= 0);
+    expect(doneAt).toBeGreaterThanOrEqual(1000 + ELECTION_WAIT_ELECTION_TIMEOUTS * 1000 - 50);
+    expect(doneAt).toBeLessThanOrEqual(1000 + ELECTION_WAIT_ELECTION_TIMEOUTS * 1000 + 100);
+    expect(t.b.fresh()).toBe(false);
+    // A daemon cut off for longer answers at once (as cut off).
+    expect(t.b.unsettled()).toBeNull();
   });
 });
